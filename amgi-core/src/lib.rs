@@ -54,6 +54,7 @@
 
 mod application;
 pub mod batch;
+pub mod dead_letter;
 mod bindings;
 mod channel;
 #[cfg(feature = "conformance")]

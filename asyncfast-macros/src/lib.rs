@@ -1,0 +1,1 @@
+//! Procedural macros of AsyncFast (work in progress).

@@ -1,0 +1,1 @@
+//! AsyncFast: typed handlers for message brokers (work in progress).

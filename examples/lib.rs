@@ -1,0 +1,1 @@
+//! Examples live in this package; run them with `cargo run --example NAME`.

@@ -1,0 +1,1 @@
+//! Embedded in-memory AMGI broker and server (work in progress).
