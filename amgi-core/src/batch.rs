@@ -178,9 +178,12 @@ impl AckTracker {
                     Err(_) => {
                         // NACKING is only seen if a nack races with the end of the call, which
                         // cannot happen once the call has returned; the reason is set first.
-                        Outcome::Nacked(slot.reason.get().cloned().unwrap_or(Cow::Borrowed(
-                            NOT_ACKNOWLEDGED,
-                        )))
+                        Outcome::Nacked(
+                            slot.reason
+                                .get()
+                                .cloned()
+                                .unwrap_or(Cow::Borrowed(NOT_ACKNOWLEDGED)),
+                        )
                     }
                 }
             })

@@ -241,7 +241,9 @@ impl ApplicationError {
     pub fn unsupported_scope(scope_kind: &str) -> Self {
         Self {
             kind: ApplicationErrorKind::UnsupportedScope,
-            inner: Box::new(Message(format!("unsupported scope type `{scope_kind}`").into())),
+            inner: Box::new(Message(
+                format!("unsupported scope type `{scope_kind}`").into(),
+            )),
         }
     }
 
@@ -318,7 +320,10 @@ mod tests {
         let io = std::io::Error::other("broker down");
         let error = SendError::transport(io).with_detail("to `orders`");
         assert!(error.is_retryable());
-        assert_eq!(error.to_string(), "publish failed: to `orders`: broker down");
+        assert_eq!(
+            error.to_string(),
+            "publish failed: to `orders`: broker down"
+        );
         assert!(error.source().is_some());
     }
 

@@ -240,9 +240,13 @@ mod tests {
             SendEvent::nack(id, "bad"),
             MessageSend::new("a").into(),
             SendEvent::LifespanStartupComplete,
-            SendEvent::LifespanStartupFailed { message: "x".into() },
+            SendEvent::LifespanStartupFailed {
+                message: "x".into(),
+            },
             SendEvent::LifespanShutdownComplete,
-            SendEvent::LifespanShutdownFailed { message: "x".into() },
+            SendEvent::LifespanShutdownFailed {
+                message: "x".into(),
+            },
         ]
         .iter()
         .map(SendEvent::kind)

@@ -59,11 +59,9 @@ impl<T> Future for EventFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match &mut self.get_mut().inner {
-            Inner::Ready(value) => Poll::Ready(
-                value
-                    .take()
-                    .expect("EventFuture polled after it completed"),
-            ),
+            Inner::Ready(value) => {
+                Poll::Ready(value.take().expect("EventFuture polled after it completed"))
+            }
             Inner::Boxed(future) => future.as_mut().poll(cx),
         }
     }

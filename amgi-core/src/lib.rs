@@ -54,11 +54,11 @@
 
 mod application;
 pub mod batch;
-pub mod dead_letter;
 mod bindings;
 mod channel;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod dead_letter;
 mod error;
 mod event;
 mod future;

@@ -14,9 +14,9 @@ use tokio::task::JoinHandle;
 
 use crate::batch::panic_message;
 use crate::{
-    Application, ApplicationError, ApplicationErrorKind, EventFuture, LifespanError,
-    LifespanScope, ReceiveError, ReceiveErrorKind, ReceiveEvent, Receiver, Scope, SendError,
-    SendErrorKind, SendEvent, Sender, State,
+    Application, ApplicationError, ApplicationErrorKind, EventFuture, LifespanError, LifespanScope,
+    ReceiveError, ReceiveErrorKind, ReceiveEvent, Receiver, Scope, SendError, SendErrorKind,
+    SendEvent, Sender, State,
 };
 
 /// Deadlines for the application's answers.
@@ -184,7 +184,9 @@ impl Lifespan {
         let (replies_tx, replies_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             let mut receiver = LifespanReceiver { events: events_rx };
-            let sender: crate::SharedSender = Arc::new(LifespanSender { replies: replies_tx });
+            let sender: crate::SharedSender = Arc::new(LifespanSender {
+                replies: replies_tx,
+            });
             let call = app.call(
                 Scope::Lifespan(LifespanScope::new(state)),
                 &mut receiver,
@@ -227,7 +229,9 @@ impl Lifespan {
                 ))
             }
             Answer::Returned(Ok(Ok(()))) => {
-                tracing::debug!("application returned from lifespan without answering: unsupported");
+                tracing::debug!(
+                    "application returned from lifespan without answering: unsupported"
+                );
                 Ok(Self::unsupported(options))
             }
             Answer::Returned(Ok(Err(error)))

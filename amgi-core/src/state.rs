@@ -69,7 +69,9 @@ impl State {
     fn read(&self) -> RwLockReadGuard<'_, AnyMap> {
         // A panic while holding the lock cannot leave a HashMap insert half-done in a way that
         // matters to readers, so a poisoned lock is used as is.
-        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, AnyMap> {

@@ -192,7 +192,10 @@ async fn message_send_goes_to_the_publisher() {
 #[tokio::test]
 async fn lifespan_event_in_message_scope_is_rejected() {
     let (app, report, _) = run(Action::LifespanEvent, 1).await;
-    assert_eq!(*app.errors.lock().unwrap(), [SendErrorKind::UnexpectedEvent]);
+    assert_eq!(
+        *app.errors.lock().unwrap(),
+        [SendErrorKind::UnexpectedEvent]
+    );
     assert_eq!(report.acked(), 1);
 }
 

@@ -125,7 +125,10 @@ async fn application_error_and_panic_fail_startup() {
     let error = Lifespan::startup(App::new(Mode::Errors), State::new(), options())
         .await
         .unwrap_err();
-    assert_eq!(error.to_string(), "application startup failed: config missing");
+    assert_eq!(
+        error.to_string(),
+        "application startup failed: config missing"
+    );
     let error = Lifespan::startup(App::new(Mode::Panics), State::new(), options())
         .await
         .unwrap_err();
@@ -152,7 +155,9 @@ async fn shutdown_failed_carries_the_message() {
         .await
         .unwrap();
     let error = lifespan.shutdown().await.unwrap_err();
-    assert!(matches!(error, LifespanError::ShutdownFailed { message } if message == "flush failed"));
+    assert!(
+        matches!(error, LifespanError::ShutdownFailed { message } if message == "flush failed")
+    );
 }
 
 #[tokio::test]
@@ -170,7 +175,13 @@ async fn silent_application_times_out() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, LifespanError::Timeout { event: "lifespan.startup", .. }),
+        matches!(
+            error,
+            LifespanError::Timeout {
+                event: "lifespan.startup",
+                ..
+            }
+        ),
         "{error}"
     );
 }
