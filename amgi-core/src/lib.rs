@@ -87,6 +87,11 @@ pub use scope::{LifespanScope, MessageScope, Scope};
 pub use state::{Extensions, State};
 pub use version::{AMGI_VERSION, AmgiInfo, MESSAGE_SPEC_VERSION};
 
+/// The code blocks of `docs/amgi.md`, compiled as doc tests so the specification page stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/amgi.md")]
+mod spec_page {}
+
 /// Compile-time check that the public futures and handles can cross threads.
 #[cfg(test)]
 mod send_checks {
