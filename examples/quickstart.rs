@@ -1,1 +1,3 @@
+//! Quickstart (filled in once the memory server lands).
+
 fn main() {}
