@@ -1,0 +1,336 @@
+//! [`Broker`]: the handle to the in-memory queues.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use amgi_core::batch::Publisher;
+use amgi_core::{EventFuture, MessageSend, SendError};
+use tokio::sync::{Notify, watch};
+
+use crate::dead_letter::{self, DeadLetter};
+use crate::queue::{Queue, Stored};
+use crate::{BrokerConfig, PublishError, PublishErrorKind};
+
+/// A handle to an in-memory broker: named queues (addresses) that applications consume through a
+/// [`Server`](crate::Server).
+///
+/// Cloning is cheap and every clone refers to the same queues. A queue is created the first time
+/// something is published to its address or a server consumes it, and lives as long as the
+/// broker. The broker outlives the servers that use it: messages a server did not take stay in
+/// their queue for the next one.
+///
+/// Each queue holds at most [`BrokerConfig::capacity`] messages, counting those waiting and those
+/// delivered but not yet acked; [`Broker::publish`] waits while the queue is full.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use amgi_core::MessageSend;
+/// use amgi_memory::Broker;
+///
+/// let broker = Broker::default();
+/// broker.publish(MessageSend::new("orders").payload("{}")).await.unwrap();
+/// assert_eq!(broker.depth("orders"), 1);
+/// assert_eq!(broker.in_flight("orders"), 0);
+/// assert!(broker.dead_letters("orders").is_empty());
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Broker {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: BrokerConfig,
+    queues: RwLock<HashMap<Arc<str>, Arc<Queue>>>,
+    /// Changes every time a queue is created.
+    created: watch::Sender<()>,
+    closed: AtomicBool,
+    on_close: Notify,
+}
+
+impl Default for Broker {
+    fn default() -> Self {
+        Self::new(BrokerConfig::default())
+    }
+}
+
+impl fmt::Debug for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broker")
+            .field("config", &self.shared.config)
+            .field("queues", &self.read_queues().len())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Broker {
+    /// A broker with no queues yet. Out-of-range settings are brought into range (see
+    /// [`BrokerConfig::capacity`]).
+    ///
+    /// ```
+    /// use amgi_memory::{Broker, BrokerConfig};
+    /// let broker = Broker::new(BrokerConfig::new().capacity(0));
+    /// assert_eq!(broker.config().capacity, 1);
+    /// ```
+    pub fn new(config: BrokerConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                config: config.normalized(),
+                queues: RwLock::new(HashMap::new()),
+                created: watch::Sender::new(()),
+                closed: AtomicBool::new(false),
+                on_close: Notify::new(),
+            }),
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.shared.config
+    }
+
+    /// Publishes `message` to its address, waiting while the queue is full.
+    ///
+    /// Fails with [`PublishErrorKind::Closed`] once the broker is closed, including while
+    /// waiting. Dropping the future before it completes publishes nothing.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use amgi_core::{Headers, KafkaBinding, MessageSend};
+    ///
+    /// let broker = amgi_memory::Broker::default();
+    /// let message = MessageSend::new("orders")
+    ///     .headers(Headers::new().with("trace", "t-1"))
+    ///     .payload("{}")
+    ///     .binding(KafkaBinding::with_key("order-1"));
+    /// broker.publish(message).await.unwrap();
+    /// assert_eq!(broker.depth("orders"), 1);
+    /// # });
+    /// ```
+    pub async fn publish(&self, message: MessageSend) -> Result<(), PublishError> {
+        let (queue, message) = match self.try_publish_inner(message) {
+            Ok(()) => return Ok(()),
+            Err(Refused::Closed(message)) => {
+                return Err(PublishError::new(PublishErrorKind::Closed, message));
+            }
+            Err(Refused::Full(queue, message)) => (queue, message),
+        };
+        // Register for the close signal before checking the flag, so a `close` at any point
+        // ends the wait below.
+        let mut closed = pin!(self.shared.on_close.notified());
+        closed.as_mut().enable();
+        if self.is_closed() {
+            return Err(PublishError::new(PublishErrorKind::Closed, message));
+        }
+        tokio::select! {
+            biased;
+            () = closed => Err(PublishError::new(PublishErrorKind::Closed, message)),
+            () = queue.reserve() => {
+                queue.push(Stored::new(message));
+                Ok(())
+            }
+        }
+    }
+
+    /// Publishes `message` if its queue has room, without waiting.
+    ///
+    /// Fails with [`PublishErrorKind::Full`] when the queue is full and
+    /// [`PublishErrorKind::Closed`] once the broker is closed; the error hands the message back.
+    ///
+    /// ```
+    /// use amgi_core::MessageSend;
+    /// use amgi_memory::{Broker, BrokerConfig, PublishErrorKind};
+    ///
+    /// let broker = Broker::new(BrokerConfig::new().capacity(1));
+    /// broker.try_publish(MessageSend::new("jobs")).unwrap();
+    /// let full = broker.try_publish(MessageSend::new("jobs")).unwrap_err();
+    /// assert_eq!(full.kind(), PublishErrorKind::Full);
+    /// ```
+    pub fn try_publish(&self, message: MessageSend) -> Result<(), PublishError> {
+        self.try_publish_inner(message)
+            .map_err(|refused| match refused {
+                Refused::Full(_, message) => PublishError::new(PublishErrorKind::Full, message),
+                Refused::Closed(message) => PublishError::new(PublishErrorKind::Closed, message),
+            })
+    }
+
+    fn try_publish_inner(&self, message: MessageSend) -> Result<(), Refused> {
+        if self.is_closed() {
+            return Err(Refused::Closed(message));
+        }
+        let queue = self.queue_or_create(&message.address);
+        if queue.try_reserve() {
+            queue.push(Stored::new(message));
+            Ok(())
+        } else {
+            Err(Refused::Full(queue, message))
+        }
+    }
+
+    /// How many messages of `address` wait to be delivered (in-flight messages not included);
+    /// 0 for an address that does not exist.
+    ///
+    /// ```
+    /// assert_eq!(amgi_memory::Broker::default().depth("nowhere"), 0);
+    /// ```
+    pub fn depth(&self, address: &str) -> usize {
+        self.queue(address).map_or(0, |queue| queue.depth())
+    }
+
+    /// How many messages of `address` were delivered to an application and are not yet acked or
+    /// nacked; 0 for an address that does not exist.
+    ///
+    /// ```
+    /// assert_eq!(amgi_memory::Broker::default().in_flight("nowhere"), 0);
+    /// ```
+    pub fn in_flight(&self, address: &str) -> usize {
+        self.queue(address).map_or(0, |queue| queue.in_flight())
+    }
+
+    /// The dead-letter address of `address`, for example `orders.dlq`.
+    ///
+    /// ```
+    /// assert_eq!(amgi_memory::Broker::default().dead_letter_address("orders"), "orders.dlq");
+    /// ```
+    pub fn dead_letter_address(&self, address: &str) -> String {
+        self.shared.config.dead_letter_address(address)
+    }
+
+    /// A snapshot of the messages waiting on the dead-letter address of `address`, oldest first.
+    /// Dead letters a server is consuming from that address at the moment are not included.
+    ///
+    /// ```
+    /// assert!(amgi_memory::Broker::default().dead_letters("orders").is_empty());
+    /// ```
+    pub fn dead_letters(&self, address: &str) -> Vec<DeadLetter> {
+        let name = self.dead_letter_address(address);
+        self.queue(&name).map_or_else(Vec::new, |queue| {
+            queue.snapshot(|message| DeadLetter::from_stored(message, address))
+        })
+    }
+
+    /// Closes the broker: publishing fails with [`PublishErrorKind::Closed`] from now on, and
+    /// publishers waiting for room are woken with that error. Messages already in the broker stay
+    /// there; servers keep delivering them, and redelivery and dead-lettering keep working.
+    ///
+    /// ```
+    /// use amgi_core::MessageSend;
+    /// use amgi_memory::{Broker, PublishErrorKind};
+    ///
+    /// let broker = Broker::default();
+    /// broker.close();
+    /// let error = broker.try_publish(MessageSend::new("orders")).unwrap_err();
+    /// assert_eq!(error.kind(), PublishErrorKind::Closed);
+    /// assert!(broker.is_closed());
+    /// ```
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.on_close.notify_waiters();
+    }
+
+    /// Whether [`Broker::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::SeqCst)
+    }
+
+    fn read_queues(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Arc<Queue>>> {
+        // Map operations do not panic half-way; a poisoned lock is used as is.
+        self.shared
+            .queues
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn queue(&self, address: &str) -> Option<Arc<Queue>> {
+        self.read_queues().get(address).cloned()
+    }
+
+    /// The queue of `address`, created if needed.
+    pub(crate) fn queue_or_create(&self, address: &Arc<str>) -> Arc<Queue> {
+        if let Some(queue) = self.queue(address) {
+            return queue;
+        }
+        let mut queues = self
+            .shared
+            .queues
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(queue) = queues.get(&**address) {
+            return Arc::clone(queue);
+        }
+        let config = &self.shared.config;
+        let queue = Arc::new(Queue::new(
+            Arc::clone(address),
+            config.is_dead_letter_address(address),
+            config.capacity,
+        ));
+        queues.insert(Arc::clone(address), Arc::clone(&queue));
+        drop(queues);
+        tracing::debug!(%address, "queue created");
+        self.shared.created.send_replace(());
+        queue
+    }
+
+    /// Every queue that exists now.
+    pub(crate) fn queues(&self) -> Vec<Arc<Queue>> {
+        self.read_queues().values().cloned().collect()
+    }
+
+    /// A receiver that changes whenever a queue is created.
+    pub(crate) fn watch_created(&self) -> watch::Receiver<()> {
+        self.shared.created.subscribe()
+    }
+
+    /// Moves messages consumed from `queue` to its dead-letter queue. Never waits: see
+    /// [`Queue::push_dead_letters`].
+    pub(crate) fn dead_letter(&self, queue: &Queue, dead: Vec<(Stored, Cow<'static, str>)>) {
+        if dead.is_empty() {
+            return;
+        }
+        let target = queue.dead_letter_queue(|| {
+            self.queue_or_create(&Arc::from(self.dead_letter_address(queue.name())))
+        });
+        let letters = dead
+            .into_iter()
+            .map(|(message, reason)| {
+                tracing::warn!(
+                    address = %queue.name(),
+                    dead_letter_address = %target.name(),
+                    deliveries = message.deliveries,
+                    %reason,
+                    "message dead-lettered"
+                );
+                dead_letter::mark(message, queue.name(), reason)
+            })
+            .collect();
+        target.push_dead_letters(letters);
+    }
+}
+
+enum Refused {
+    Full(Arc<Queue>, MessageSend),
+    Closed(MessageSend),
+}
+
+/// `message.send` from an application publishes into this broker, waiting while the target queue
+/// is full. A message that fits is accepted without allocating a future.
+impl Publisher for Broker {
+    fn publish(&self, message: MessageSend) -> EventFuture<'_, Result<(), SendError>> {
+        match self.try_publish_inner(message) {
+            Ok(()) => EventFuture::ready(Ok(())),
+            Err(Refused::Full(_, message)) => EventFuture::boxed(async move {
+                Broker::publish(self, message).await.map_err(Into::into)
+            }),
+            Err(Refused::Closed(message)) => {
+                EventFuture::ready(Err(
+                    PublishError::new(PublishErrorKind::Closed, message).into()
+                ))
+            }
+        }
+    }
+}

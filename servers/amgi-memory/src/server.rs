@@ -1,0 +1,362 @@
+//! [`Server`]: runs an application on the addresses of a [`Broker`].
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use amgi_core::batch::{BatchDispatcher, Publisher};
+use amgi_core::lifespan::{Lifespan, LifespanOptions};
+use amgi_core::{Application, State};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::consumer::{Consumer, Supervisor};
+use crate::{Broker, ServerError};
+
+/// Default largest number of messages in one batch.
+pub const DEFAULT_BATCH_SIZE: usize = 64;
+
+/// Default number of deliveries after which a nacked message is dead-lettered.
+pub const DEFAULT_MAX_DELIVERIES: u32 = 5;
+
+/// Default number of batches in flight at once per address.
+pub const DEFAULT_CONCURRENCY: usize = 1;
+
+/// A server that feeds the messages of a [`Broker`] to an AMGI [`Application`], configured as a
+/// consuming builder.
+///
+/// [`Server::start`] runs lifespan startup, then consumes the chosen addresses: each consumer
+/// loop takes up to [`Server::batch_size`] waiting messages of one address, hands them to the
+/// application as one batch through [`BatchDispatcher`], and applies the answers. An acked
+/// message leaves the broker; a nacked (or unanswered) one goes back to the **front** of its
+/// queue, so order is kept, until it has been delivered [`Server::max_deliveries`] times; then it
+/// moves to the dead-letter address with the reason in the
+/// [`amgi_core::dead_letter`] headers. `message.send` from the application publishes into the
+/// same broker.
+///
+/// ```no_run
+/// # async fn run(app: impl amgi_core::Application) -> Result<(), amgi_memory::ServerError> {
+/// use amgi_memory::{Broker, Server};
+///
+/// let broker = Broker::default();
+/// let server = Server::new(app, broker.clone())
+///     .address("orders")
+///     .batch_size(32)
+///     .max_deliveries(3)
+///     .start()
+///     .await?;
+/// // … publish with `broker.publish(…)` …
+/// server.shutdown().await?;
+/// # Ok(()) }
+/// ```
+pub struct Server<A> {
+    app: Arc<A>,
+    broker: Broker,
+    addresses: Vec<Arc<str>>,
+    all_addresses: bool,
+    batch_size: usize,
+    max_deliveries: u32,
+    concurrency: usize,
+    lifespan: LifespanOptions,
+    state: State,
+}
+
+impl<A> fmt::Debug for Server<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("broker", &self.broker)
+            .field("addresses", &self.addresses)
+            .field("all_addresses", &self.all_addresses)
+            .field("batch_size", &self.batch_size)
+            .field("max_deliveries", &self.max_deliveries)
+            .field("concurrency", &self.concurrency)
+            .field("lifespan", &self.lifespan)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Application> Server<A> {
+    /// A server running `app` on `broker`, consuming nothing until told which addresses to
+    /// consume.
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default());
+    /// # }
+    /// ```
+    pub fn new(app: A, broker: Broker) -> Self {
+        Self {
+            app: Arc::new(app),
+            broker,
+            addresses: Vec::new(),
+            all_addresses: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+            max_deliveries: DEFAULT_MAX_DELIVERIES,
+            concurrency: DEFAULT_CONCURRENCY,
+            lifespan: LifespanOptions::default(),
+            state: State::new(),
+        }
+    }
+
+    /// Consumes `address`; call it again for more addresses. Naming an address twice consumes it
+    /// once. A dead-letter address may be named to consume it.
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default())
+    ///     .address("orders")
+    ///     .address("orders.dlq");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        let address: Arc<str> = Arc::from(address.into());
+        if !self.addresses.contains(&address) {
+            self.addresses.push(address);
+        }
+        self
+    }
+
+    /// Consumes every address of `addresses`.
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default())
+    ///     .addresses(["user.created", "user.deleted"]);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn addresses<I>(self, addresses: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        addresses.into_iter().fold(self, Self::address)
+    }
+
+    /// Consumes every address of the broker, those that exist at start and those created later,
+    /// except dead-letter addresses (see [`BrokerConfig::is_dead_letter_address`]). Addresses
+    /// named with [`Server::address`] are consumed as well, dead-letter or not.
+    ///
+    /// [`BrokerConfig::is_dead_letter_address`]: crate::BrokerConfig::is_dead_letter_address
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default()).all_addresses();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn all_addresses(mut self) -> Self {
+        self.all_addresses = true;
+        self
+    }
+
+    /// The largest number of messages in one batch (default [`DEFAULT_BATCH_SIZE`]; 0 counts as
+    /// 1). A batch takes whatever is waiting, up to this size; it never waits to fill up.
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default()).batch_size(16);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// How many times a message is delivered at most (default [`DEFAULT_MAX_DELIVERIES`]; 0
+    /// counts as 1). A message nacked on its last delivery is dead-lettered.
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default()).max_deliveries(3);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn max_deliveries(mut self, max_deliveries: u32) -> Self {
+        self.max_deliveries = max_deliveries.max(1);
+        self
+    }
+
+    /// How many batches of one address may be in flight at once (default
+    /// [`DEFAULT_CONCURRENCY`]; 0 counts as 1). With 1, batches of an address are handled one
+    /// after the other and [`MessageScope::ordered`](amgi_core::MessageScope::ordered) is `true`;
+    /// with more, it is `false`. Order holds per server: two servers consuming one address
+    /// compete for its messages.
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default()).concurrency(4);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Deadlines for the application's lifespan answers.
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// use std::time::Duration;
+    /// use amgi_core::lifespan::LifespanOptions;
+    ///
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default())
+    ///     .lifespan_options(LifespanOptions::default().startup_timeout(Duration::from_secs(5)));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn lifespan_options(mut self, options: LifespanOptions) -> Self {
+        self.lifespan = options;
+        self
+    }
+
+    /// The state shared by the lifespan scope and every message scope (default: empty).
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// let state = amgi_core::State::new();
+    /// state.insert(String::from("config"));
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default()).state(state);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn state(mut self, state: State) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// Runs lifespan startup, then starts consuming. Resolves once the application completed
+    /// startup and every consumer loop runs.
+    ///
+    /// Fails with [`ServerError::Startup`], consuming nothing, when the application fails
+    /// startup.
+    ///
+    /// ```no_run
+    /// # async fn f(app: impl amgi_core::Application) -> Result<(), amgi_memory::ServerError> {
+    /// let handle = amgi_memory::Server::new(app, amgi_memory::Broker::default())
+    ///     .address("orders")
+    ///     .start()
+    ///     .await?;
+    /// handle.shutdown().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(self) -> Result<ServerHandle, ServerError> {
+        tokio::runtime::Handle::try_current().map_err(ServerError::Runtime)?;
+        let lifespan = Lifespan::startup(Arc::clone(&self.app), self.state.clone(), self.lifespan)
+            .await
+            .map_err(ServerError::Startup)?;
+        if self.addresses.is_empty() && !self.all_addresses {
+            tracing::warn!("memory server started without addresses: it consumes nothing");
+        }
+        let publisher: Arc<dyn Publisher> = Arc::new(self.broker.clone());
+        let consumer = Arc::new(Consumer {
+            dispatcher: BatchDispatcher::new(self.app, publisher),
+            broker: self.broker.clone(),
+            state: self.state,
+            batch_size: self.batch_size,
+            max_deliveries: self.max_deliveries,
+            ordered: self.concurrency == 1,
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let mut supervisor = Supervisor::new(consumer, self.concurrency, stop_rx);
+        for address in &self.addresses {
+            supervisor.consume(address);
+        }
+        let created = self.all_addresses.then(|| {
+            // Subscribe before listing, so that no address created in between is missed.
+            let mut created = self.broker.watch_created();
+            created.mark_unchanged();
+            supervisor.discover();
+            created
+        });
+        let supervisor = tokio::spawn(supervisor.run(created));
+        Ok(ServerHandle {
+            broker: self.broker,
+            stop,
+            supervisor,
+            lifespan,
+        })
+    }
+
+    /// Starts the server, runs until `signal` completes, then shuts down gracefully (see
+    /// [`ServerHandle::shutdown`]).
+    ///
+    /// ```no_run
+    /// # async fn f(app: impl amgi_core::Application) -> Result<(), amgi_memory::ServerError> {
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// # drop(stop);
+    /// amgi_memory::Server::new(app, amgi_memory::Broker::default())
+    ///     .all_addresses()
+    ///     .run_until(async { let _ = stopped.await; })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_until<F: Future<Output = ()>>(self, signal: F) -> Result<(), ServerError> {
+        let handle = self.start().await?;
+        signal.await;
+        handle.shutdown().await
+    }
+}
+
+/// A running [`Server`].
+///
+/// Call [`ServerHandle::shutdown`] to stop it. Dropping the handle instead stops taking batches
+/// (batches in flight still finish in the background) but skips lifespan shutdown.
+#[must_use = "dropping the handle stops the server without lifespan shutdown"]
+pub struct ServerHandle {
+    broker: Broker,
+    stop: watch::Sender<bool>,
+    supervisor: JoinHandle<Result<(), ServerError>>,
+    lifespan: Lifespan,
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("broker", &self.broker)
+            .field("stopping", &*self.stop.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The broker the server consumes from.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Graceful shutdown: stops taking batches, waits until every batch in flight has finished
+    /// and its outcomes are applied, then runs lifespan shutdown. Messages not yet delivered stay
+    /// in the broker.
+    ///
+    /// A batch the application never finishes keeps shutdown waiting; bound it with
+    /// `tokio::time::timeout` if that can happen. Returns the first failure: a consumer task that
+    /// failed, or else a failed lifespan shutdown.
+    ///
+    /// ```no_run
+    /// # async fn f(handle: amgi_memory::ServerHandle) {
+    /// handle.shutdown().await.expect("clean shutdown");
+    /// # }
+    /// ```
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        self.stop.send_replace(true);
+        let consumed = self
+            .supervisor
+            .await
+            .unwrap_or_else(|error| Err(ServerError::Supervisor(error)));
+        let lifespan = self.lifespan.shutdown().await;
+        match (consumed, lifespan) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Ok(()), Err(error)) => Err(ServerError::Shutdown(error)),
+            (Err(error), lifespan) => {
+                if let Err(lifespan) = lifespan {
+                    tracing::error!(error = %lifespan, "lifespan shutdown failed");
+                }
+                Err(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Messages nacked on their last delivery move to the dead-letter address with the reason.
+
+mod support;
+
+use amgi_core::dead_letter::{ADDRESS_HEADER, DELIVERIES_HEADER, REASON_HEADER};
+use amgi_core::{Binding, Headers, KafkaBinding, MessageSend, MqttBinding};
+use amgi_memory::{Broker, BrokerConfig, Server};
+use support::{Scripted, Verdict, within};
+
+fn header<'a>(headers: &'a Headers, name: &str) -> &'a [u8] {
+    headers
+        .get(name.as_bytes())
+        .unwrap_or_else(|| panic!("header `{name}` missing from {headers:?}"))
+}
+
+#[tokio::test]
+async fn dead_letter_keeps_the_message_and_adds_the_reason_headers() {
+    let broker = Broker::default();
+    let (app, mut events) = Scripted::new(|_| Verdict::Nack("invalid payload: field `id` missing"));
+    let server = within(
+        "start",
+        Server::new(app, broker.clone())
+            .address("orders")
+            .max_deliveries(2)
+            .start(),
+    )
+    .await
+    .unwrap();
+    let message = MessageSend::new("orders")
+        .headers(Headers::new().with("trace", "t-1"))
+        .payload("{}")
+        .binding(KafkaBinding::with_key("order-1"))
+        .binding(MqttBinding::new(1, false));
+    within("publish", broker.publish(message.clone()))
+        .await
+        .unwrap();
+    events.startup().await;
+    events.batch().await;
+    events.batch().await;
+    within("shutdown", server.shutdown()).await.unwrap();
+
+    assert_eq!(broker.depth("orders"), 0);
+    assert_eq!(broker.depth("orders.dlq"), 1);
+    let dead = broker.dead_letters("orders");
+    assert_eq!(dead.len(), 1);
+    let letter = &dead[0];
+    assert_eq!(letter.address, "orders");
+    assert_eq!(letter.reason, "invalid payload: field `id` missing");
+    assert_eq!(letter.deliveries, 2);
+    assert_eq!(letter.payload, message.payload);
+    assert_eq!(letter.bindings, message.bindings);
+    assert_eq!(header(&letter.headers, "trace"), b"t-1");
+    assert_eq!(
+        header(&letter.headers, REASON_HEADER),
+        b"invalid payload: field `id` missing"
+    );
+    assert_eq!(header(&letter.headers, DELIVERIES_HEADER), b"2");
+    assert_eq!(header(&letter.headers, ADDRESS_HEADER), b"orders");
+}
+
+#[tokio::test]
+async fn dead_letter_address_is_consumed_like_any_other() {
+    let broker = Broker::default();
+    let (app, mut events) = Scripted::new(|message| {
+        if message.payload.as_deref() == Some(b"bad") {
+            Verdict::Nack("rejected")
+        } else {
+            Verdict::Ack
+        }
+    });
+    let server = within(
+        "start",
+        Server::new(app, broker.clone())
+            .address("orders")
+            .max_deliveries(1)
+            .start(),
+    )
+    .await
+    .unwrap();
+    let (dlq_app, mut dlq_events) = Scripted::acking();
+    let dlq_server = within(
+        "start",
+        Server::new(dlq_app, broker.clone())
+            .address("orders.dlq")
+            .start(),
+    )
+    .await
+    .unwrap();
+    within(
+        "publish",
+        broker.publish(
+            MessageSend::new("orders")
+                .payload("bad")
+                .binding(KafkaBinding::with_key("k")),
+        ),
+    )
+    .await
+    .unwrap();
+    events.startup().await;
+    events.batch().await;
+    dlq_events.startup().await;
+
+    let batch = dlq_events.batch().await;
+    assert_eq!(batch.address, "orders.dlq");
+    let received = &batch.messages[0];
+    assert_eq!(header(&received.headers, REASON_HEADER), b"rejected");
+    assert_eq!(header(&received.headers, ADDRESS_HEADER), b"orders");
+    assert_eq!(
+        received.binding,
+        Some(Binding::Kafka(KafkaBinding::with_key("k")))
+    );
+    within("shutdown", server.shutdown()).await.unwrap();
+    within("shutdown", dlq_server.shutdown()).await.unwrap();
+    assert!(broker.dead_letters("orders").is_empty());
+}
+
+#[tokio::test]
+async fn custom_suffix_names_the_dead_letter_address() {
+    let broker = Broker::new(BrokerConfig::new().dead_letter_suffix(".failed"));
+    assert_eq!(broker.dead_letter_address("orders"), "orders.failed");
+    let (app, mut events) = Scripted::new(|_| Verdict::Nack("no"));
+    let server = within(
+        "start",
+        Server::new(app, broker.clone())
+            .address("orders")
+            .max_deliveries(1)
+            .start(),
+    )
+    .await
+    .unwrap();
+    broker.try_publish(MessageSend::new("orders")).unwrap();
+    events.startup().await;
+    events.batch().await;
+    within("shutdown", server.shutdown()).await.unwrap();
+
+    assert_eq!(broker.depth("orders.failed"), 1);
+    assert_eq!(broker.depth("orders.dlq"), 0);
+    assert_eq!(broker.dead_letters("orders").len(), 1);
+}
+
+#[tokio::test]
+async fn full_dead_letter_queue_drops_its_oldest_message() {
+    let broker = Broker::new(BrokerConfig::new().capacity(2));
+    let (app, mut events) = Scripted::new(|_| Verdict::Nack("no"));
+    let server = within(
+        "start",
+        Server::new(app, broker.clone())
+            .address("orders")
+            .batch_size(1)
+            .max_deliveries(1)
+            .start(),
+    )
+    .await
+    .unwrap();
+    events.startup().await;
+    for payload in ["a", "b", "c"] {
+        within(
+            "publish",
+            broker.publish(MessageSend::new("orders").payload(payload)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(events.batch().await.payloads(), [payload]);
+    }
+    within("shutdown", server.shutdown()).await.unwrap();
+
+    let payloads: Vec<_> = broker
+        .dead_letters("orders")
+        .into_iter()
+        .map(|letter| letter.payload.unwrap())
+        .collect();
+    assert_eq!(payloads, ["b", "c"]);
+    assert_eq!(broker.depth("orders.dlq"), 2);
+    // The source queue freed every slot: publishing does not wait.
+    broker.try_publish(MessageSend::new("orders")).unwrap();
+    broker.try_publish(MessageSend::new("orders")).unwrap();
+}
+
+#[tokio::test]
+async fn dead_lettering_again_replaces_the_dead_letter_headers() {
+    let broker = Broker::default();
+    let (app, mut events) = Scripted::new(|message| {
+        if message.headers.contains(REASON_HEADER.as_bytes()) {
+            Verdict::Nack("second")
+        } else {
+            Verdict::Nack("first")
+        }
+    });
+    let server = within(
+        "start",
+        Server::new(app, broker.clone())
+            .addresses(["orders", "orders.dlq"])
+            .max_deliveries(1)
+            .start(),
+    )
+    .await
+    .unwrap();
+    broker.try_publish(MessageSend::new("orders")).unwrap();
+    events.startup().await;
+    assert_eq!(events.batch().await.address, "orders");
+    assert_eq!(events.batch().await.address, "orders.dlq");
+    within("shutdown", server.shutdown()).await.unwrap();
+
+    let dead = broker.dead_letters("orders.dlq");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].reason, "second");
+    assert_eq!(dead[0].address, "orders.dlq");
+    assert_eq!(dead[0].deliveries, 1);
+    assert_eq!(dead[0].headers.get_all(REASON_HEADER.as_bytes()).count(), 1);
+    assert_eq!(dead[0].headers.len(), 3);
+}
