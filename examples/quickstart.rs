@@ -83,16 +83,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .start()
         .await?;
 
-    for (id, email) in [(1, "ada@example.com"), (2, "grace@example.com"), (3, "alan@example.com")] {
+    for (id, email) in [
+        (1, "ada@example.com"),
+        (2, "grace@example.com"),
+        (3, "alan@example.com"),
+    ] {
         let payload = format!(r#"{{"id":{id},"email":"{email}"}}"#);
         let headers = amgi_core::Headers::new().with("correlation-id", format!("c-{id}"));
         broker
-            .publish(MessageSend::new("user.created").headers(headers).payload(payload))
+            .publish(
+                MessageSend::new("user.created")
+                    .headers(headers)
+                    .payload(payload),
+            )
             .await?;
     }
 
     // Wait (at most 10 s) until the three messages are handled, then shut down gracefully.
-    tokio::time::timeout(Duration::from_secs(10), handled.acquire_many(3)).await??.forget();
+    tokio::time::timeout(Duration::from_secs(10), handled.acquire_many(3))
+        .await??
+        .forget();
     server.shutdown().await?;
     Ok(())
 }
