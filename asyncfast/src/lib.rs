@@ -1,1 +1,146 @@
-//! AsyncFast: typed handlers for message brokers (work in progress).
+//! # AsyncFast
+//!
+//! Typed handlers for message brokers, on [AMGI](amgi_core): write an `async fn` whose parameters
+//! say what it needs from a message, mark it with `#[channel("address")]`, and run.
+//!
+//! ```no_run
+//! use asyncfast::prelude::*;
+//! use schemars::JsonSchema;
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize, JsonSchema)]
+//! struct UserCreated { id: u64, email: String }
+//!
+//! /// Greets every new user.
+//! #[channel("user.created")]
+//! async fn handle_user_created(payload: Payload<UserCreated>, correlation_id: Header<String>) {
+//!     println!("User created: {} ({})", payload.email, *correlation_id);
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), asyncfast::Error> {
+//!     AsyncFast::new().run().await
+//! }
+//! ```
+//!
+//! The same handler, tested without a broker:
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use asyncfast::prelude::*;
+//! use asyncfast::testing::TestClient;
+//! # #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! # struct UserCreated { id: u64, email: String }
+//! # #[channel("user.created")]
+//! # async fn handle_user_created(payload: Payload<UserCreated>, correlation_id: Header<String>) {}
+//!
+//! let client = TestClient::new(AsyncFast::empty().channel(handler!(handle_user_created))).await;
+//! client
+//!     .publish("user.created")
+//!     .header("correlation-id", "c-1")
+//!     .json(&serde_json::json!({"id": 1, "email": "a@example.com"}))
+//!     .await
+//!     .assert_acked();
+//! # });
+//! ```
+//!
+//! ## Pieces
+//!
+//! * [`#[channel]`](macro@channel) turns a function into a handler; [`AsyncFast::new`] collects
+//!   every handler of the binary, [`AsyncFast::empty`]`.channel(`[`handler!`]`(f))` a chosen
+//!   set.
+//! * [`extract`]: the parameters a handler can take ([`Payload`], [`Header`], [`Param`],
+//!   [`State`], [`MessageSender`], bindings, dependencies).
+//! * [`outcome`]: what a handler returns, and how that becomes an ack or nack.
+//! * [`#[derive(Message)]`](macro@Message): messages to publish.
+//! * [`middleware`], lifespan hooks ([`AsyncFast::on_startup`]), the command line
+//!   ([`AsyncFast::run`]) and [`testing`].
+#![deny(missing_docs)]
+
+mod app;
+pub mod asyncapi;
+mod cli;
+mod context;
+mod dispatch;
+mod error;
+pub mod extract;
+mod handler;
+pub mod middleware;
+pub mod outcome;
+mod router;
+mod sender;
+pub mod testing;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use amgi_core as amgi;
+pub use app::{AsyncFast, DEFAULT_CONCURRENCY};
+pub use context::{MessageContext, Prepared};
+pub use error::{Error, HandlerNotReady, StartupError};
+pub use extract::{Header, Param, Payload, State};
+pub use handler::{ChannelMeta, Handler};
+pub use outcome::{IntoOutcome, Nack, NackKind, Outcome};
+pub use router::{RouteError, TemplateError};
+pub use sender::{EncodeError, Message, MessageSender, SendMessageError};
+
+/// Marks an `async fn` (or a plain `fn`, run on the blocking pool) as the handler of a channel.
+///
+/// ```
+/// use asyncfast::prelude::*;
+///
+/// /// Reacts to orders of one region.
+/// #[channel("orders.{region}", name = "on_order")]
+/// async fn handle_order(region: Param<String>, body: Payload<serde_json::Value>) {}
+/// ```
+///
+/// Options: `name = "…"` (default: the function's name), `description = "…"` (default: the doc
+/// comment), `crate = path` (where `asyncfast` is, for re-exporters). Parameter attributes:
+/// `#[header(alias = "Name", default = expr)]`. The function stays callable as written; the
+/// macro adds a hidden handler type, registered for [`AsyncFast::new`] and named by
+/// [`handler!`].
+pub use asyncfast_macros::channel;
+
+/// Names the handler of a `#[channel]` function, for [`AsyncFast::channel`].
+///
+/// ```
+/// use asyncfast::prelude::*;
+///
+/// mod users {
+///     use asyncfast::prelude::*;
+///     #[channel("user.created")]
+///     pub async fn on_created(id: Payload<u64>) {}
+/// }
+///
+/// let app = AsyncFast::empty().channel(handler!(users::on_created));
+/// ```
+pub use asyncfast_macros::handler;
+
+/// Derives [`Message`](trait@Message): `#[message(address = "…")]` on the struct, and on fields
+/// `#[payload]`, `#[header(alias = "…")]` or `#[binding(kafka_key)]`; fields named in the
+/// address template fill its placeholders. See the [trait](trait@Message).
+pub use asyncfast_macros::Message;
+
+/// The names most applications need.
+pub mod prelude {
+    pub use crate::extract::{Header, Param, Payload, State};
+    pub use crate::{AsyncFast, Message, MessageSender, channel, handler};
+}
+
+#[cfg(test)]
+mod send_checks {
+    fn assert_send<T: Send>() {}
+    fn assert_sync<T: Sync>() {}
+
+    #[test]
+    fn public_types_are_send() {
+        assert_send::<crate::AsyncFast>();
+        assert_sync::<crate::AsyncFast>();
+        assert_send::<crate::MessageSender>();
+        assert_sync::<crate::MessageSender>();
+        assert_send::<crate::testing::TestClient>();
+        assert_send::<crate::Outcome>();
+        assert_send::<crate::MessageContext<'static>>();
+    }
+}

@@ -1,0 +1,160 @@
+//! Attribute keywords, and helpers shared by the macros.
+
+use proc_macro2::Span;
+use syn::{Attribute, Expr, Lit, Meta, Path};
+
+/// `#[channel(…, name = "…")]`.
+pub(crate) const NAME: &str = "name";
+/// `#[channel(…, description = "…")]`.
+pub(crate) const DESCRIPTION: &str = "description";
+/// `crate = path`, on `#[channel]` and `#[message]`.
+pub(crate) const CRATE: &str = "crate";
+/// The options of `#[channel]` after the address.
+pub(crate) const CHANNEL_OPTIONS: &[&str] = &[NAME, DESCRIPTION, CRATE];
+
+/// `#[header(…)]`, on handler parameters and message fields.
+pub(crate) const HEADER: &str = "header";
+/// `#[header(alias = "…")]`.
+pub(crate) const ALIAS: &str = "alias";
+/// `#[header(default = expr)]`.
+pub(crate) const DEFAULT: &str = "default";
+
+/// `#[message(…)]` on a message struct.
+pub(crate) const MESSAGE: &str = "message";
+/// `#[message(address = "…")]`.
+pub(crate) const ADDRESS: &str = "address";
+/// The options of `#[message]`.
+pub(crate) const MESSAGE_OPTIONS: &[&str] = &[ADDRESS, NAME, CRATE];
+/// `#[payload]` on a message field.
+pub(crate) const PAYLOAD: &str = "payload";
+/// `#[binding(kind)]` on a message field.
+pub(crate) const BINDING: &str = "binding";
+/// The binding fields `#[binding(…)]` accepts; each is a setter in
+/// `asyncfast::__private::binding_fields`.
+pub(crate) const BINDING_FIELDS: &[&str] = &[
+    "kafka_key",
+    "kafka_partition",
+    "mqtt_qos",
+    "mqtt_retain",
+    "sqs_message_group_id",
+    "sqs_deduplication_id",
+    "sqs_delay_seconds",
+    "amqp_routing_key",
+    "amqp_priority",
+    "nats_reply",
+    "redis_stream_id",
+];
+
+/// The extractor names the macro recognizes by the last segment of a parameter's type.
+pub(crate) const PAYLOAD_TYPE: &str = "Payload";
+/// `Header<T>`.
+pub(crate) const HEADER_TYPE: &str = "Header";
+/// `Param<T>`.
+pub(crate) const PARAM_TYPE: &str = "Param";
+
+/// Collects errors, keeping every one (as `serde_derive`'s `Ctxt` does).
+#[derive(Default)]
+pub(crate) struct Errors {
+    error: Option<syn::Error>,
+}
+
+impl Errors {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.error {
+            Some(existing) => existing.combine(error),
+            None => self.error = Some(error),
+        }
+    }
+
+    pub(crate) fn error(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    pub(crate) fn finish(self) -> Result<(), syn::Error> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+/// Lists options: `` `a`, `b` or `c` ``.
+pub(crate) fn one_of(options: &[&str]) -> String {
+    let quoted: Vec<String> = options.iter().map(|o| format!("`{o}`")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The default path of the library.
+pub(crate) fn default_crate() -> Path {
+    syn::parse_quote!(::asyncfast)
+}
+
+/// The text of the `///` comments among `attrs`.
+pub(crate) fn doc_comment(attrs: &[Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .map(|line| {
+            line.strip_prefix(' ')
+                .unwrap_or(&line)
+                .trim_end()
+                .to_owned()
+        })
+        .collect();
+    let text = lines.join("\n").trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// `tokens` with every span set to `span`, so that a type error in generated code is reported on
+/// the user's tokens rather than on the attribute.
+pub(crate) fn respan(tokens: proc_macro2::TokenStream, span: Span) -> proc_macro2::TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut new = Group::new(group.delimiter(), respan(group.stream(), span));
+                new.set_span(span);
+                token = TokenTree::Group(new);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}
+
+/// The name a parameter is known by: its identifier without leading underscores.
+pub(crate) fn plain_name(name: &str) -> &str {
+    name.trim_start_matches('_')
+}
+
+/// The header name for a parameter or field called `name`: `_` becomes `-`.
+pub(crate) fn header_name(name: &str) -> String {
+    plain_name(name).replace('_', "-")
+}
+
+/// A template error as a compile error on `span`, with a `help:` line.
+pub(crate) fn template_error(
+    span: Span,
+    address: &str,
+    error: &crate::template::TemplateError,
+) -> syn::Error {
+    syn::Error::new(
+        span,
+        format!(
+            "malformed address `{address}`: {error}\n\n= help: {}",
+            error.help()
+        ),
+    )
+}

@@ -1,0 +1,6 @@
+use asyncfast::prelude::*;
+
+#[channel("orders.created")]
+async fn handler(region: Param<String>) {}
+
+fn main() {}

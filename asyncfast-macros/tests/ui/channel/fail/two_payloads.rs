@@ -1,0 +1,6 @@
+use asyncfast::prelude::*;
+
+#[channel("user.created")]
+async fn handler(first: Payload<String>, second: Payload<u64>) {}
+
+fn main() {}

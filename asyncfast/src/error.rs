@@ -1,0 +1,83 @@
+//! The framework's errors: building, starting and running an application.
+
+use crate::extract::{BoxError, PrepareError};
+use crate::router::RouteError;
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A handler that cannot run because a parameter's [`prepare`](crate::extract::FromMessage::prepare)
+/// failed (typically missing state).
+#[derive(Debug, thiserror::Error)]
+#[error("handler `{handler}` cannot run: {source}")]
+#[non_exhaustive]
+pub struct HandlerNotReady {
+    /// The handler's name.
+    pub handler: &'static str,
+    /// Why.
+    pub source: PrepareError,
+}
+
+/// Why lifespan startup failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// The routes are invalid.
+    #[error("invalid channels: {}", join(.0))]
+    Routes(Vec<RouteError>),
+    /// A startup hook failed.
+    #[error("startup hook failed: {0}")]
+    Hook(BoxError),
+    /// Handlers that cannot run.
+    #[error("{}", join(.0))]
+    Handlers(Vec<HandlerNotReady>),
+}
+
+/// An error of [`AsyncFast::run`](crate::AsyncFast::run) or
+/// [`AsyncFast::validate`](crate::AsyncFast::validate).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Channels with malformed or overlapping addresses.
+    #[error("invalid channels: {}", join(.0))]
+    Routes(Vec<RouteError>),
+    /// The application failed to start.
+    #[error(transparent)]
+    Lifespan(#[from] amgi_core::LifespanError),
+    /// The embedded server failed.
+    #[cfg(feature = "memory")]
+    #[error(transparent)]
+    Server(#[from] amgi_memory::ServerError),
+    /// `run` needs a server, and the `memory` feature is off.
+    #[cfg(not(feature = "memory"))]
+    #[error(
+        "no embedded server: enable the `memory` feature of asyncfast, or run the application \
+         on an AMGI server"
+    )]
+    NoServer,
+    /// Writing the AsyncAPI document failed.
+    #[error("cannot write the AsyncAPI document: {0}")]
+    Io(#[from] std::io::Error),
+    /// Serializing the AsyncAPI document failed.
+    #[error("cannot serialize the AsyncAPI document: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// Whether the error comes from the application's definition (fix the code) rather than
+    /// from running it.
+    pub fn is_definition_error(&self) -> bool {
+        matches!(self, Self::Routes(_))
+    }
+}
+
+impl From<BoxError> for StartupError {
+    fn from(error: BoxError) -> Self {
+        Self::Hook(error)
+    }
+}

@@ -1,0 +1,137 @@
+//! Protocol binding extractors: [`KafkaKey`], [`MqttQos`], [`SqsMessageGroupId`], … and the whole
+//! [`Binding`].
+//!
+//! Each reads one field of the binding the server attached to the message. A message without
+//! that binding (or with the field unset) is nacked, unless the parameter is an `Option`.
+
+use amgi_core::Binding;
+use bytes::Bytes;
+
+use super::{FromMessage, ParamSpec};
+use crate::MessageContext;
+
+/// The message does not carry the binding field the parameter asks for.
+#[derive(Debug, thiserror::Error)]
+#[error("the message has no {field} (binding: {found})")]
+#[non_exhaustive]
+pub struct MissingBinding {
+    /// The field, such as `"Kafka key"`.
+    pub field: &'static str,
+    /// The protocol of the binding the message has, or `none`.
+    pub found: String,
+}
+
+/// Why a binding extractor failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BindingRejection {
+    /// The field is absent.
+    #[error(transparent)]
+    Missing(#[from] MissingBinding),
+}
+
+fn missing(field: &'static str, binding: Option<&Binding>) -> BindingRejection {
+    MissingBinding {
+        field,
+        found: binding.map_or_else(|| "none".to_owned(), |b| b.protocol().to_owned()),
+    }
+    .into()
+}
+
+macro_rules! binding_extractor {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident($ty:ty) = $field:literal, |$b:ident| $get:expr;
+    )*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(pub $ty);
+
+        impl std::ops::Deref for $name {
+            type Target = $ty;
+            fn deref(&self) -> &$ty {
+                &self.0
+            }
+        }
+
+        impl $name {
+            fn read(binding: Option<&Binding>) -> Option<$ty> {
+                let $b = binding?;
+                $get
+            }
+        }
+
+        impl FromMessage for $name {
+            type Rejection = BindingRejection;
+
+            fn from_message(
+                ctx: &mut MessageContext<'_>,
+                _spec: &'static ParamSpec,
+            ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+                let binding = ctx.binding();
+                std::future::ready(Self::read(binding).map($name).ok_or_else(|| missing($field, binding)))
+            }
+        }
+
+        impl FromMessage for Option<$name> {
+            type Rejection = std::convert::Infallible;
+
+            fn from_message(
+                ctx: &mut MessageContext<'_>,
+                _spec: &'static ParamSpec,
+            ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+                std::future::ready(Ok($name::read(ctx.binding()).map($name)))
+            }
+        }
+    )*};
+}
+
+binding_extractor! {
+    /// The Kafka record key.
+    KafkaKey(Bytes) = "Kafka key", |b| match b { Binding::Kafka(k) => k.key.clone(), _ => None };
+    /// The Kafka partition the record was read from.
+    KafkaPartition(i32) = "Kafka partition", |b| match b { Binding::Kafka(k) => k.partition, _ => None };
+    /// The Kafka offset of the record.
+    KafkaOffset(i64) = "Kafka offset", |b| match b { Binding::Kafka(k) => k.offset, _ => None };
+    /// The MQTT quality of service (0, 1 or 2).
+    MqttQos(u8) = "MQTT QoS", |b| match b { Binding::Mqtt(m) => Some(m.qos), _ => None };
+    /// The MQTT retain flag.
+    MqttRetain(bool) = "MQTT retain flag", |b| match b { Binding::Mqtt(m) => Some(m.retain), _ => None };
+    /// The SQS FIFO message group id.
+    SqsMessageGroupId(String) = "SQS message group id", |b| match b { Binding::Sqs(s) => s.message_group_id.clone(), _ => None };
+    /// How many times SQS delivered the message.
+    SqsReceiveCount(u32) = "SQS receive count", |b| match b { Binding::Sqs(s) => s.receive_count, _ => None };
+    /// The AMQP routing key.
+    AmqpRoutingKey(String) = "AMQP routing key", |b| match b { Binding::Amqp(a) => a.routing_key.clone(), _ => None };
+    /// The NATS subject.
+    NatsSubject(String) = "NATS subject", |b| match b { Binding::Nats(n) => n.subject.clone(), _ => None };
+    /// The NATS reply subject.
+    NatsReply(String) = "NATS reply subject", |b| match b { Binding::Nats(n) => n.reply.clone(), _ => None };
+    /// The Redis stream entry id.
+    RedisStreamId(String) = "Redis stream id", |b| match b { Binding::Redis(r) => r.stream_id.clone(), _ => None };
+}
+
+/// The whole binding of the message, whatever its protocol.
+impl FromMessage for Binding {
+    type Rejection = BindingRejection;
+
+    fn from_message(
+        ctx: &mut MessageContext<'_>,
+        _spec: &'static ParamSpec,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        let binding = ctx.binding();
+        std::future::ready(binding.cloned().ok_or_else(|| missing("binding", binding)))
+    }
+}
+
+/// The binding of the message, if the server provided one.
+impl FromMessage for Option<Binding> {
+    type Rejection = std::convert::Infallible;
+
+    fn from_message(
+        ctx: &mut MessageContext<'_>,
+        _spec: &'static ParamSpec,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        std::future::ready(Ok(ctx.binding().cloned()))
+    }
+}

@@ -1,0 +1,117 @@
+//! Sending: the [`Message`] trait (derived with `#[derive(Message)]`) and [`MessageSender`].
+
+use amgi_core::{MessageSend, SendError, SendEvent, SharedSender};
+
+/// A message a handler can publish: return it, or pass it to [`MessageSender::send`].
+///
+/// Derive it:
+///
+/// ```
+/// use asyncfast::prelude::*;
+///
+/// #[derive(serde::Serialize, schemars::JsonSchema)]
+/// struct Body { total: u64 }
+///
+/// #[derive(Message)]
+/// #[message(address = "order.{id}.processed")]
+/// struct OrderProcessed {
+///     id: u64,
+///     #[payload]
+///     body: Body,
+///     #[header(alias = "correlation-id")]
+///     correlation: String,
+///     #[binding(kafka_key)]
+///     key: String,
+/// }
+///
+/// let send = OrderProcessed { id: 7, body: Body { total: 3 }, correlation: "c-1".into(), key: "o-7".into() }
+///     .into_message_send()
+///     .unwrap();
+/// assert_eq!(&*send.address, "order.7.processed");
+/// assert_eq!(send.payload.as_deref(), Some(&br#"{"total":3}"#[..]));
+/// ```
+pub trait Message: Send {
+    /// Encodes the message.
+    fn into_message_send(self) -> Result<MessageSend, EncodeError>;
+}
+
+impl Message for MessageSend {
+    fn into_message_send(self) -> Result<MessageSend, EncodeError> {
+        Ok(self)
+    }
+}
+
+/// A message could not be encoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The payload did not serialize to JSON.
+    #[error("cannot encode the payload of `{message}` as JSON: {source}")]
+    Json {
+        /// The message type.
+        message: &'static str,
+        /// serde's error.
+        source: serde_json::Error,
+    },
+}
+
+/// Why [`MessageSender::send`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendMessageError {
+    /// The message could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The server did not accept it.
+    #[error("sending failed: {0}")]
+    Send(#[from] SendError),
+}
+
+impl SendMessageError {
+    /// Whether sending again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Send(error) if error.is_retryable())
+    }
+}
+
+/// A handle for publishing messages while handling one, as a handler parameter.
+///
+/// Sends may run concurrently; each `send` completes when the server accepted the message, and
+/// returns the server's error if it did not.
+///
+/// ```
+/// use asyncfast::prelude::*;
+/// use asyncfast::amgi::MessageSend;
+///
+/// #[channel("user.created")]
+/// async fn fan_out(sender: MessageSender) -> Result<(), asyncfast::SendMessageError> {
+///     let (a, b) = tokio::join!(
+///         sender.send(MessageSend::new("email.welcome")),
+///         sender.send(MessageSend::new("crm.contact")),
+///     );
+///     a.and(b)
+/// }
+/// ```
+#[derive(Clone)]
+pub struct MessageSender {
+    sender: SharedSender,
+}
+
+impl MessageSender {
+    pub(crate) fn new(sender: SharedSender) -> Self {
+        Self { sender }
+    }
+
+    /// Encodes and publishes `message`.
+    pub async fn send(&self, message: impl Message) -> Result<(), SendMessageError> {
+        let message = message.into_message_send()?;
+        self.sender.send(SendEvent::Send(message)).await?;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for MessageSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MessageSender")
+    }
+}

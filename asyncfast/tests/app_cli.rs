@@ -1,0 +1,127 @@
+//! `AsyncFast::new` collects every `#[channel]`; the AsyncAPI skeleton; serving on the embedded
+//! broker.
+
+use std::time::Duration;
+
+use asyncfast::amgi::{Headers, MessageSend};
+use asyncfast::prelude::*;
+use serde_json::json;
+
+/// Greets every new user.
+#[channel("user.created")]
+async fn handle_user_created(email: Payload<String>, correlation_id: Header<String>) -> OrderSeen {
+    OrderSeen {
+        email: email.0,
+        correlation: correlation_id.0,
+    }
+}
+
+#[channel(
+    "orders.{region}",
+    name = "order_router",
+    description = "Routes orders."
+)]
+async fn orders(region: Param<String>) {
+    let _ = region;
+}
+
+static GREETED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+#[channel("user.greeted")]
+async fn on_greeted(email: Payload<String>, correlation_id: Header<String>) {
+    GREETED
+        .lock()
+        .unwrap()
+        .push(format!("{} {}", *email, *correlation_id));
+}
+
+#[derive(Message)]
+#[message(address = "user.greeted")]
+struct OrderSeen {
+    #[payload]
+    email: String,
+    #[header(alias = "correlation-id")]
+    correlation: String,
+}
+
+#[test]
+fn new_collects_every_channel_of_the_binary() {
+    let app = AsyncFast::new();
+    let mut names: Vec<&str> = app.channels().map(asyncfast::ChannelMeta::name).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["handle_user_created", "on_greeted", "order_router"]);
+    app.validate().unwrap();
+}
+
+#[test]
+fn asyncapi_skeleton() {
+    let app = AsyncFast::new()
+        .title("Users")
+        .version("1.2.0")
+        .description("User events.");
+    assert_eq!(
+        asyncfast::asyncapi::document(&app),
+        json!({
+            "asyncapi": "3.0.0",
+            "info": {"title": "Users", "version": "1.2.0", "description": "User events."},
+            "channels": {
+                "HandleUserCreated": {
+                    "address": "user.created",
+                    "description": "Greets every new user."
+                },
+                "OnGreeted": {"address": "user.greeted"},
+                "OrderRouter": {
+                    "address": "orders.{region}",
+                    "description": "Routes orders.",
+                    "parameters": {"region": {}}
+                }
+            }
+        })
+    );
+}
+
+#[tokio::test]
+async fn asyncapi_subcommand_writes_the_document() {
+    let path = std::env::temp_dir().join(format!("asyncfast-{}.json", std::process::id()));
+    AsyncFast::new()
+        .run_with_args(["app", "asyncapi", "--output", path.to_str().unwrap()])
+        .await
+        .unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        written["channels"]["HandleUserCreated"]["address"],
+        "user.created"
+    );
+}
+
+#[tokio::test]
+async fn serves_on_the_embedded_broker_until_stopped() {
+    let broker = amgi_memory::Broker::default();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(AsyncFast::new().run_on_until(broker.clone(), async {
+        let _ = stopped.await;
+    }));
+    broker
+        .publish(
+            MessageSend::new("user.created")
+                .headers(Headers::new().with("correlation-id", "c-1"))
+                .payload("ada@example.com"),
+        )
+        .await
+        .unwrap();
+    // The handler publishes `user.greeted` back into the broker, where `on_greeted` gets it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while GREETED.lock().unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no greeting handled"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(*GREETED.lock().unwrap(), ["ada@example.com c-1"]);
+    assert_eq!(broker.depth("user.created"), 0);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
