@@ -1,0 +1,443 @@
+//! Throughput of amgi-kafka against a hand-written rdkafka consumer, on the same broker and
+//! the same messages, in the same run.
+//!
+//! ```text
+//! scripts/brokers-up
+//! cargo run --release -p amgi-kafka --example bench -- --messages 200000
+//! ```
+//!
+//! Options: `--messages N` (default 200000), `--partitions N` (4), `--rounds N` (7),
+//! `--bootstrap-servers HOST:PORT` (127.0.0.1:9092), `--batch-size N` (amgi-kafka's default),
+//! `--only a` (run the variants whose name starts with `(a)`; for profiling), `-X key=value`
+//! (a librdkafka property for every variant's consumer), `--topic NAME` (consume a topic an
+//! earlier run filled with `--messages` messages instead of producing; for profiling).
+//!
+//! It produces the messages once to a fresh topic, then, for each round, lets every variant
+//! consume all of them in a consumer group of its own. A variant's rate is messages divided by
+//! the time from its first message to its last (group joins excluded). Every variant
+//! deserialises the JSON payload into a struct and reads the `correlation-id` header, and
+//! commits at-least-once (offsets stored only after handling, committed by interval and at the
+//! end). Variants alternate their order from round to round; the median round is reported,
+//! with the CPU time the whole process (librdkafka's threads included) spent per message.
+//!
+//! Adding a variant (the AsyncFast application, say) is one more entry in [`variants`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use amgi_core::{
+    Application, ApplicationError, ReceiveEvent, Receiver, Scope, SendEvent, SharedSender,
+};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use serde::Deserialize;
+use tokio::sync::Notify;
+
+const PAYLOAD: &str = r#"{"id":12345,"email":"alice@example.com","tags":["new","trial","eu"]}"#;
+
+/// The payload, as every variant decodes it.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // read through `black_box`
+struct User {
+    id: u64,
+    email: String,
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Options {
+    messages: usize,
+    partitions: i32,
+    rounds: usize,
+    bootstrap: String,
+    batch_size: Option<usize>,
+    only: Option<String>,
+    properties: Vec<(String, String)>,
+    topic: Option<String>,
+}
+
+impl Options {
+    fn parse() -> Self {
+        let mut options = Self {
+            messages: 200_000,
+            partitions: 4,
+            rounds: 7,
+            bootstrap: "127.0.0.1:9092".into(),
+            batch_size: None,
+            only: None,
+            properties: Vec::new(),
+            topic: None,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(flag) = args.next() {
+            let value = args
+                .next()
+                .unwrap_or_else(|| panic!("{flag} needs a value"));
+            let number = || {
+                value
+                    .parse::<usize>()
+                    .unwrap_or_else(|_| panic!("{flag} takes a number"))
+            };
+            match flag.as_str() {
+                "--messages" => options.messages = number(),
+                "--partitions" => options.partitions = i32::try_from(number()).unwrap(),
+                "--rounds" => options.rounds = number(),
+                "--bootstrap-servers" => options.bootstrap = value,
+                "--batch-size" => options.batch_size = Some(number()),
+                "--only" => options.only = Some(value),
+                "--topic" => options.topic = Some(value),
+                "-X" => {
+                    let (key, value) = value
+                        .split_once('=')
+                        .unwrap_or_else(|| panic!("-X takes key=value"));
+                    options.properties.push((key.into(), value.into()));
+                }
+                other => panic!("unknown option {other}"),
+            }
+        }
+        options
+    }
+}
+
+/// What one variant measured in one round.
+#[derive(Debug, Clone, Copy)]
+struct Measurement {
+    /// From the first message handled to the last.
+    handling: Duration,
+    /// From creating the consumer to the last message handled (group join included).
+    total: Duration,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// One way of consuming the topic.
+struct Variant {
+    name: &'static str,
+    run: fn(Options, String, String) -> BoxFuture<Measurement>,
+}
+
+/// The variants, in the order of the first round.
+fn variants() -> Vec<Variant> {
+    vec![
+        Variant {
+            name: "(a) raw rdkafka StreamConsumer loop",
+            run: |o, topic, group| Box::pin(raw_rdkafka(o, topic, group)),
+        },
+        Variant {
+            name: "(b) raw AMGI application on amgi-kafka",
+            run: |o, topic, group| Box::pin(amgi_raw(o, topic, group)),
+        },
+    ]
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// librdkafka settings both consumers share: the local broker's fast group joins (BROKERS.md),
+/// and a prefetch queue that holds the whole backlog. With librdkafka's default
+/// (`queued.min.messages=100000` for the whole consumer) fetching stops for
+/// `fetch.queue.backoff.ms` (1 s) whenever more than 100 000 messages wait, and whether that
+/// happens during a 200 000-message run is a race between threads: the rates then jumped
+/// between ~160 000 and ~600 000 msg/s for either variant, from round to round.
+const CONSUMER_SETTINGS: [(&str, &str); 3] = [
+    ("session.timeout.ms", "2000"),
+    ("heartbeat.interval.ms", "500"),
+    ("queued.min.messages", "10000000"),
+];
+
+fn correlation_id<H: Headers>(headers: Option<&H>) -> Option<&[u8]> {
+    headers?
+        .iter()
+        .find(|h| h.key == "correlation-id")
+        .and_then(|h| h.value)
+}
+
+/// (a) A hand-written at-least-once loop: decode, read the header, store the offset; librdkafka
+/// commits stored offsets every 5 s and once more at the end.
+async fn raw_rdkafka(options: Options, topic: String, group: String) -> Measurement {
+    let started = Instant::now();
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &options.bootstrap)
+        .set("group.id", &group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false");
+    for (key, value) in CONSUMER_SETTINGS {
+        config.set(key, value);
+    }
+    for (key, value) in &options.properties {
+        config.set(key, value);
+    }
+    let consumer: StreamConsumer = config.create().expect("consumer");
+    consumer.subscribe(&[&topic]).expect("subscribe");
+    let mut first = None;
+    for handled in 0..options.messages {
+        let message = consumer.recv().await.expect("consume");
+        if handled == 0 {
+            first = Some(Instant::now());
+        }
+        let user: User =
+            serde_json::from_slice(message.payload().unwrap_or_default()).expect("valid JSON");
+        std::hint::black_box(user);
+        std::hint::black_box(correlation_id(message.headers()));
+        consumer
+            .store_offset_from_message(&message)
+            .expect("store offset");
+    }
+    let end = Instant::now();
+    consumer
+        .commit_consumer_state(CommitMode::Sync)
+        .expect("final commit");
+    // BROKERS.md: dropping a consumer with a group.id can hang; not on this task.
+    std::thread::spawn(move || drop(consumer));
+    Measurement {
+        handling: end - first.expect("at least one message"),
+        total: end - started,
+    }
+}
+
+/// The application of (b): decode, read the header, ack.
+struct DecodeAndAck {
+    target: usize,
+    handled: AtomicUsize,
+    first: OnceLock<Instant>,
+    last: OnceLock<Instant>,
+    done: Notify,
+}
+
+impl Application for DecodeAndAck {
+    async fn call(
+        &self,
+        scope: Scope,
+        receive: &mut dyn Receiver,
+        send: SharedSender,
+    ) -> Result<(), ApplicationError> {
+        let Scope::Message(_) = scope else {
+            return Err(ApplicationError::unsupported_scope(scope.kind()));
+        };
+        self.first.get_or_init(Instant::now);
+        loop {
+            let ReceiveEvent::Message(message) = receive.receive().await? else {
+                continue;
+            };
+            let payload = message.payload.as_deref().unwrap_or_default();
+            match serde_json::from_slice::<User>(payload) {
+                Ok(user) => {
+                    std::hint::black_box(user);
+                    std::hint::black_box(message.headers.get(b"correlation-id"));
+                    send.send(SendEvent::ack(message.id)).await?;
+                }
+                Err(error) => {
+                    send.send(SendEvent::nack(
+                        message.id,
+                        format!("invalid JSON: {error}"),
+                    ))
+                    .await?;
+                }
+            }
+            if self.handled.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
+                self.last.get_or_init(Instant::now);
+                self.done.notify_one();
+            }
+            if !message.more_messages {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// (b) The same work as a raw AMGI application run by amgi-kafka with its defaults.
+async fn amgi_raw(options: Options, topic: String, group: String) -> Measurement {
+    let started = Instant::now();
+    let app = Arc::new(DecodeAndAck {
+        target: options.messages,
+        handled: AtomicUsize::new(0),
+        first: OnceLock::new(),
+        last: OnceLock::new(),
+        done: Notify::new(),
+    });
+    let mut server = amgi_kafka::Server::new(Arc::clone(&app), [topic])
+        .bootstrap_servers(&options.bootstrap)
+        .group_id(group);
+    for (key, value) in CONSUMER_SETTINGS {
+        server = server.set(format!("consumer.{key}"), value);
+    }
+    if let Some(size) = options.batch_size {
+        server = server.batch_size(size);
+    }
+    for (key, value) in &options.properties {
+        server = server.set(format!("consumer.{key}"), value);
+    }
+    let handle = server.start().await.expect("start");
+    app.done.notified().await;
+    handle.shutdown().await.expect("shutdown");
+    let (first, last) = (app.first.get().unwrap(), app.last.get().unwrap());
+    Measurement {
+        handling: *last - *first,
+        total: *last - started,
+    }
+}
+
+async fn produce(options: &Options, topic: &str) -> Duration {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &options.bootstrap)
+        .create()
+        .expect("admin client");
+    admin
+        .create_topics(
+            &[NewTopic::new(
+                topic,
+                options.partitions,
+                TopicReplication::Fixed(1),
+            )],
+            &AdminOptions::new(),
+        )
+        .await
+        .expect("create topic")
+        .into_iter()
+        .for_each(|r| {
+            r.expect("topic created");
+        });
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &options.bootstrap)
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .expect("producer");
+    let started = Instant::now();
+    let mut pending = Vec::with_capacity(options.messages);
+    for i in 0..options.messages {
+        let key = i.to_string();
+        let correlation = format!("c-{i}");
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "correlation-id",
+            value: Some(&correlation),
+        });
+        let record = FutureRecord::to(topic)
+            .key(&key)
+            .payload(PAYLOAD)
+            .headers(headers);
+        pending.push(
+            producer
+                .send_result(record)
+                .map_err(|(e, _)| e)
+                .expect("enqueue"),
+        );
+    }
+    for delivery in pending {
+        delivery.await.expect("delivery").expect("delivered");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    started.elapsed()
+}
+
+/// CPU time (user + system) this process used so far, from `/proc/self/stat` (Linux; clock
+/// ticks assumed to be 100 per second, the Linux default).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+fn rate(messages: usize, elapsed: Duration) -> f64 {
+    #[allow(clippy::cast_precision_loss)] // message counts are far below 2^52
+    let messages = messages as f64;
+    messages / elapsed.as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let options = Options::parse();
+    // RUST_LOG=amgi_kafka=debug shows what the server does.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    println!(
+        "amgi-kafka bench: {} messages, {} partitions, {} rounds, broker {}",
+        options.messages, options.partitions, options.rounds, options.bootstrap
+    );
+    let topic = if let Some(topic) = options.topic.clone() {
+        topic
+    } else {
+        let topic = unique("bench");
+        let produced = produce(&options, &topic).await;
+        println!(
+            "produced to {topic} in {:.2} s ({:.0} msg/s)",
+            produced.as_secs_f64(),
+            rate(options.messages, produced)
+        );
+        topic
+    };
+
+    let mut variants = variants();
+    if let Some(only) = &options.only {
+        variants.retain(|v| v.name.starts_with(&format!("({only})")));
+    }
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let mut cpus: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for round in 0..options.rounds {
+        let mut order: Vec<usize> = (0..variants.len()).collect();
+        order.rotate_left(round % variants.len());
+        for index in order {
+            let variant = &variants[index];
+            let group = unique("bench-group");
+            let cpu_before = cpu_time();
+            let measured = (variant.run)(options.clone(), topic.clone(), group).await;
+            let cpu = cpu_time()
+                .zip(cpu_before)
+                .map(|(after, before)| after.saturating_sub(before));
+            let per_second = rate(options.messages, measured.handling);
+            #[allow(clippy::cast_precision_loss)] // message counts are far below 2^52
+            let cpu_per_message = cpu.map_or(f64::NAN, |cpu| {
+                cpu.as_secs_f64() * 1e6 / options.messages as f64
+            });
+            println!(
+                "round {round}: {:<42} {:>10.0} msg/s  {:>5.2} µs CPU/msg  (handling {:.2} s, with group join {:.2} s)",
+                variant.name,
+                per_second,
+                cpu_per_message,
+                measured.handling.as_secs_f64(),
+                measured.total.as_secs_f64()
+            );
+            rates[index].push(per_second);
+            cpus[index].push(cpu_per_message);
+        }
+    }
+
+    println!();
+    println!("| variant | median msg/s | best msg/s | vs (a) | median CPU µs/msg |");
+    println!("|---|---:|---:|---:|---:|");
+    let baseline = median(rates[0].clone());
+    for ((variant, rates), cpus) in variants.iter().zip(&rates).zip(&cpus) {
+        let median_rate = median(rates.clone());
+        let best = rates.iter().copied().fold(f64::MIN, f64::max);
+        println!(
+            "| {} | {median_rate:.0} | {best:.0} | {:.1} % | {:.2} |",
+            variant.name,
+            100.0 * median_rate / baseline,
+            median(cpus.clone())
+        );
+    }
+    // Consumers dropped on detached threads may still be closing; do not wait for them.
+    std::process::exit(0);
+}
