@@ -9,8 +9,10 @@ pub(crate) const NAME: &str = "name";
 pub(crate) const DESCRIPTION: &str = "description";
 /// `crate = path`, on `#[channel]` and `#[message]`.
 pub(crate) const CRATE: &str = "crate";
+/// `#[channel(…, sends = [A, B])]`: the messages the handler sends through a `MessageSender`.
+pub(crate) const SENDS: &str = "sends";
 /// The options of `#[channel]` after the address.
-pub(crate) const CHANNEL_OPTIONS: &[&str] = &[NAME, DESCRIPTION, CRATE];
+pub(crate) const CHANNEL_OPTIONS: &[&str] = &[NAME, DESCRIPTION, SENDS, CRATE];
 
 /// `#[header(…)]`, on handler parameters and message fields.
 pub(crate) const HEADER: &str = "header";
@@ -18,6 +20,8 @@ pub(crate) const HEADER: &str = "header";
 pub(crate) const ALIAS: &str = "alias";
 /// `#[header(default = expr)]`.
 pub(crate) const DEFAULT: &str = "default";
+/// The options of `#[header]` on a handler parameter (`description` is [`DESCRIPTION`]).
+pub(crate) const HEADER_OPTIONS: &[&str] = &[ALIAS, DEFAULT, DESCRIPTION];
 
 /// `#[message(…)]` on a message struct.
 pub(crate) const MESSAGE: &str = "message";
@@ -88,6 +92,52 @@ pub(crate) fn one_of(options: &[&str]) -> String {
 /// The default path of the library.
 pub(crate) fn default_crate() -> Path {
     syn::parse_quote!(::asyncfast)
+}
+
+/// The first generic argument of the last segment of `ty`, if it is a type: `T` of `Param<T>`.
+pub(crate) fn generic_argument(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let syn::PathArguments::AngleBracketed(arguments) = &path.path.segments.last()?.arguments
+    else {
+        return None;
+    };
+    arguments.args.iter().find_map(|argument| match argument {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
+}
+
+/// Whether `tokens` contain the keyword `impl` (an `impl Trait` type cannot be named).
+pub(crate) fn contains_impl(tokens: proc_macro2::TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+        proc_macro2::TokenTree::Group(group) => contains_impl(group.stream()),
+        _ => false,
+    })
+}
+
+/// `Some("text")` or `None`, as tokens.
+pub(crate) fn option_str(text: Option<&str>) -> proc_macro2::TokenStream {
+    text.map_or_else(
+        || quote::quote!(::std::option::Option::None),
+        |text| quote::quote!(::std::option::Option::Some(#text)),
+    )
+}
+
+/// An expression with the schema of value type `ty` (raw bytes, its `JsonSchema`, or a string),
+/// drawn from `generator` (an expression of type `&mut SchemaGenerator`).
+pub(crate) fn value_schema(
+    krate: &Path,
+    ty: &syn::Type,
+    generator: &proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    quote::quote! {{
+        #[allow(unused_imports)]
+        use #krate::asyncapi::__private::{ViaBytes as _, ViaDisplay as _, ViaJsonSchema as _};
+        (&&&#krate::asyncapi::__private::Probe::<#ty>::new()).value_schema(#generator)
+    }}
 }
 
 /// The text of the `///` comments among `attrs`.

@@ -1,19 +1,23 @@
 //! `#[channel("address", name = "…", description = "…", crate = path)]`.
 //!
-//! Leaves the function as written (minus `#[header]` parameter attributes) and adds a hidden
-//! unit struct `__channel_<fn>` implementing `asyncfast::Handler`, registered with `inventory`.
+//! Leaves the function as written (minus `#[header]` attributes and doc comments on parameters)
+//! and adds a hidden unit struct `__channel_<fn>` implementing `asyncfast::Handler`, registered
+//! with `inventory`. Its `ChannelMeta` also wires the documentation: each parameter's
+//! `FromMessage::document`, the return type's `DescribeOutcome`, the `sends = [...]` list and
+//! the crate's Cargo package.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Token, Type};
 
 use crate::attrs::{
-    ALIAS, CHANNEL_OPTIONS, CRATE, DEFAULT, DESCRIPTION, Errors, HEADER, HEADER_TYPE, NAME,
-    PARAM_TYPE, PAYLOAD_TYPE, default_crate, doc_comment, header_name, one_of, plain_name, respan,
-    template_error,
+    ALIAS, CHANNEL_OPTIONS, CRATE, DEFAULT, DESCRIPTION, Errors, HEADER, HEADER_OPTIONS,
+    HEADER_TYPE, NAME, PARAM_TYPE, PAYLOAD_TYPE, SENDS, contains_impl, default_crate, doc_comment,
+    generic_argument, header_name, one_of, plain_name, respan, template_error, value_schema,
 };
 use crate::template;
 
@@ -23,6 +27,7 @@ struct Args {
     address: Option<LitStr>,
     name: Option<LitStr>,
     description: Option<LitStr>,
+    sends: Vec<Type>,
     krate: Option<Path>,
 }
 
@@ -52,6 +57,12 @@ fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
             match key.to_string().as_str() {
                 NAME => args.name = Some(input.parse()?),
                 DESCRIPTION => args.description = Some(input.parse()?),
+                SENDS => {
+                    let content;
+                    syn::bracketed!(content in input);
+                    let types = Punctuated::<Type, Token![,]>::parse_terminated(&content)?;
+                    args.sends.extend(types);
+                }
                 CRATE => args.krate = Some(input.call(Path::parse_mod_style)?),
                 other => {
                     input.parse::<Expr>()?;
@@ -108,6 +119,8 @@ struct Param {
     kind: Kind,
     alias: Option<LitStr>,
     default: Option<Expr>,
+    /// `#[header(description = "…")]`, or the parameter's doc comment.
+    description: Option<String>,
 }
 
 fn parse_header_attr(attr: &syn::Attribute, param: &mut Param, errors: &mut Errors) {
@@ -127,6 +140,8 @@ fn parse_header_attr(attr: &syn::Attribute, param: &mut Param, errors: &mut Erro
             param.alias = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident(DEFAULT) {
             param.default = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident(DESCRIPTION) {
+            param.description = Some(meta.value()?.parse::<LitStr>()?.value());
         } else {
             let key = meta
                 .path
@@ -135,7 +150,7 @@ fn parse_header_attr(attr: &syn::Attribute, param: &mut Param, errors: &mut Erro
                 .unwrap_or_default();
             return Err(meta.error(format!(
                 "unknown `#[header]` option `{key}`\n\n= help: the options are {}",
-                one_of(&[ALIAS, DEFAULT])
+                one_of(HEADER_OPTIONS)
             )));
         }
         Ok(())
@@ -169,6 +184,7 @@ fn parse_params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
             kind: kind_of(&typed.ty),
             alias: None,
             default: None,
+            description: None,
         };
         if let Type::Reference(reference) = &*typed.ty {
             errors.error(
@@ -183,14 +199,20 @@ fn parse_params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
                 "handler parameters have concrete types\n\n= help: name the extractor type",
             );
         }
+        // Doc comments on parameters describe them in the AsyncAPI document; Rust does not
+        // allow them there, so they are taken out with `#[header]`.
+        let documentation = doc_comment(&typed.attrs);
         typed.attrs.retain(|attr| {
             if attr.path().is_ident(HEADER) {
                 parse_header_attr(attr, &mut param, errors);
                 false
             } else {
-                true
+                !attr.path().is_ident("doc")
             }
         });
+        if param.description.is_none() {
+            param.description = documentation;
+        }
         if param.kind == Kind::Header && param.name.is_none() && param.alias.is_none() {
             errors.error(
                 param.span,
@@ -326,7 +348,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let placeholders = if let Some(address) = &args.address {
         check_template(address, &ident, &params, &mut errors)
     } else {
-        let options = args.krate.is_some() || args.name.is_some() || args.description.is_some();
+        let options = args.krate.is_some()
+            || args.name.is_some()
+            || args.description.is_some()
+            || !args.sends.is_empty();
         errors.error(
             ident.span(),
             if options {
@@ -354,6 +379,7 @@ fn param_spec(
     param: &Param,
     placeholder: Option<usize>,
     default_fn: Option<&Ident>,
+    schema_fn: Option<&Ident>,
 ) -> TokenStream {
     let name = param
         .name
@@ -374,15 +400,26 @@ fn param_spec(
     if let Some(default_fn) = default_fn {
         spec = quote!(#spec.default_value(#default_fn));
     }
+    if let Some(description) = &param.description {
+        spec = quote!(#spec.description(#description));
+    }
+    if let Some(schema_fn) = schema_fn {
+        spec = quote!(#spec.value_schema(#schema_fn));
+    }
     let prepare = respan(
         quote!(<#ty as #krate::extract::FromMessage>::prepare),
         ty.span(),
     );
-    quote!(#spec.prepare_with(#prepare))
+    let document = respan(
+        quote!(<#ty as #krate::extract::FromMessage>::document),
+        ty.span(),
+    );
+    quote!(#spec.prepare_with(#prepare).document_with(#document))
 }
 
 /// The per-parameter pieces of the expansion.
 struct Wiring {
+    /// Header defaults and value schemas, as functions.
     defaults: Vec<TokenStream>,
     specs: Vec<TokenStream>,
     extractions: Vec<TokenStream>,
@@ -411,12 +448,30 @@ fn wiring(krate: &Path, params: &[Param], placeholders: &[Option<usize>]) -> Wir
             });
             default_fn
         });
+        // `Param<T>`: the schema of `T`, for the channel parameter.
+        let schema_fn = match (param.kind, generic_argument(ty)) {
+            (Kind::Param, Some(inner)) => {
+                let schema_fn = format_ident!("__asyncfast_schema_{}", index);
+                let generator = quote!(generator);
+                let schema = value_schema(krate, inner, &generator);
+                wiring.defaults.push(quote! {
+                    fn #schema_fn(
+                        generator: &mut #krate::asyncapi::__private::schemars::SchemaGenerator,
+                    ) -> #krate::asyncapi::__private::schemars::Schema {
+                        #schema
+                    }
+                });
+                Some(schema_fn)
+            }
+            _ => None,
+        };
         wiring.specs.push(param_spec(
             krate,
             index,
             param,
             placeholders.get(index).copied().flatten(),
             default_fn.as_ref(),
+            schema_fn.as_ref(),
         ));
         let argument = format_ident!("__arg{}", index, span = Span::mixed_site());
         // The whole call carries the parameter's span, so that a type that is not an extractor
@@ -436,6 +491,33 @@ fn wiring(krate: &Path, params: &[Param], placeholders: &[Option<usize>]) -> Wir
         wiring.arguments.push(argument);
     }
     wiring
+}
+
+/// `fn __asyncfast_sends`: what the return type sends (unless it is an `impl Trait`, which
+/// cannot be named), and the `sends = [...]` messages.
+fn sends_fn(krate: &Path, output: &ReturnType, sends: &[Type]) -> TokenStream {
+    let returned = match output {
+        ReturnType::Default => {
+            Some(quote!(<() as #krate::asyncapi::DescribeOutcome>::describe_outcome(sends);))
+        }
+        ReturnType::Type(_, ty) if contains_impl(quote!(#ty)) => None,
+        ReturnType::Type(_, ty) => Some(respan(
+            quote!(<#ty as #krate::asyncapi::DescribeOutcome>::describe_outcome(sends);),
+            ty.span(),
+        )),
+    };
+    let declared = sends.iter().map(|ty| {
+        respan(
+            quote!(#krate::asyncapi::Sends::message::<#ty>(sends);),
+            ty.span(),
+        )
+    });
+    quote! {
+        fn __asyncfast_sends(sends: &mut #krate::asyncapi::Sends<'_>) {
+            #returned
+            #(#declared)*
+        }
+    }
 }
 
 fn generate(
@@ -473,6 +555,7 @@ fn generate(
         ReturnType::Default => ident.span(),
         ReturnType::Type(_, ty) => ty.span(),
     };
+    let sends = sends_fn(&krate, &function.sig.output, &args.sends);
     let result = Ident::new("__result", output_span);
     let into_outcome = respan(
         quote!(#krate::__private::IntoOutcome::into_outcome(#result)),
@@ -503,9 +586,26 @@ fn generate(
 
             static __PARAMS: [#krate::extract::ParamSpec; #count] = [#(#specs),*];
 
+            #sends
+
             static __META: #krate::ChannelMeta = #krate::ChannelMeta::new(#address, #name)
                 .function(#fn_name, ::std::module_path!())
                 .params(&__PARAMS)
+                .sends(__asyncfast_sends)
+                .package(
+                    match ::std::option_env!("CARGO_PKG_NAME") {
+                        ::std::option::Option::Some(name) => name,
+                        ::std::option::Option::None => "",
+                    },
+                    match ::std::option_env!("CARGO_PKG_VERSION") {
+                        ::std::option::Option::Some(version) => version,
+                        ::std::option::Option::None => "",
+                    },
+                    match ::std::option_env!("CARGO_PKG_DESCRIPTION") {
+                        ::std::option::Option::Some(description) => description,
+                        ::std::option::Option::None => "",
+                    },
+                )
                 #description;
 
             impl #krate::Handler for #handler {

@@ -1,16 +1,20 @@
 //! `#[derive(Message)]`: `#[message(address = "…")]` on the struct; `#[payload]`,
 //! `#[header(alias = "…")]` and `#[binding(kind)]` on fields; fields named in the address fill
 //! its placeholders.
+//!
+//! Implements `asyncfast::Message` (encoding) and `asyncfast::asyncapi::DescribeMessage` (the
+//! message's documentation: name, address, doc comment, and each field's part).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path};
+use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path, Type};
 
 use crate::attrs::{
     ADDRESS, ALIAS, BINDING, BINDING_FIELDS, CRATE, Errors, HEADER, MESSAGE, MESSAGE_OPTIONS, NAME,
-    PAYLOAD, default_crate, header_name, one_of, template_error,
+    PAYLOAD, default_crate, doc_comment, header_name, one_of, option_str, respan, template_error,
+    value_schema,
 };
 use crate::template::{self, Part};
 
@@ -62,6 +66,8 @@ enum Role {
 
 struct Field {
     ident: Ident,
+    ty: Type,
+    doc: Option<String>,
     role: Role,
 }
 
@@ -154,7 +160,12 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         .filter_map(|field| {
             let ident = field.ident.clone()?;
             let role = field_role(field, &ident, &mut errors);
-            Some(Field { ident, role })
+            Some(Field {
+                ident,
+                ty: field.ty.clone(),
+                doc: doc_comment(&field.attrs),
+                role,
+            })
         })
         .collect();
     let mut payloads = fields.iter().filter(|f| matches!(f.role, Role::Payload));
@@ -287,9 +298,13 @@ fn generate(
         quote!()
     };
 
+    let describe = describe(input, options, template, fields, &krate, &message_name);
+
     quote! {
         #[allow(clippy::all, clippy::pedantic)]
         const _: () = {
+            #describe
+
             impl #impl_generics #krate::Message for #ident #ty_generics #where_clause {
                 fn into_message_send(
                     self,
@@ -304,5 +319,104 @@ fn generate(
                 }
             }
         };
+    }
+}
+
+/// Whether `ty` mentions one of the struct's type parameters.
+fn is_generic(ty: &Type, input: &DeriveInput) -> bool {
+    fn mentions(tokens: TokenStream, names: &[String]) -> bool {
+        tokens.into_iter().any(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => names.contains(&ident.to_string()),
+            proc_macro2::TokenTree::Group(group) => mentions(group.stream(), names),
+            _ => false,
+        })
+    }
+    let names: Vec<String> = input
+        .generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
+    !names.is_empty() && mentions(quote!(#ty), &names)
+}
+
+/// `impl DescribeMessage`: the address placeholders (in template order), headers, payload and
+/// Kafka key of the message.
+fn describe(
+    input: &DeriveInput,
+    options: &Options,
+    template: &template::Template,
+    fields: &[Field],
+    krate: &Path,
+    message_name: &str,
+) -> TokenStream {
+    let private = quote!(#krate::asyncapi::__private);
+    let ident = &input.ident;
+    let address = options
+        .address
+        .as_ref()
+        .map(LitStr::value)
+        .unwrap_or_default();
+    let documentation = option_str(doc_comment(&input.attrs).as_deref());
+    let generator = quote!(#krate::asyncapi::OperationDoc::generator(doc));
+    let mut statements = Vec::new();
+    for name in template.placeholders() {
+        let Some(field) = fields.iter().find(|f| f.ident.unraw() == name) else {
+            continue;
+        };
+        let schema = value_schema(krate, &field.ty, &generator);
+        let description = option_str(field.doc.as_deref());
+        statements.push(quote! {
+            let schema = #schema;
+            #private::sent_parameter(doc, #name, #description, schema);
+        });
+    }
+    let mut bounds = Vec::new();
+    for field in fields {
+        let ty = &field.ty;
+        match &field.role {
+            Role::Header(name) => {
+                let description = option_str(field.doc.as_deref());
+                statements.push(respan(
+                    quote!(#private::sent_header::<#ty>(doc, #name, #description);),
+                    ty.span(),
+                ));
+            }
+            Role::Payload => {
+                if is_generic(ty, input) {
+                    bounds.push(quote!(#ty: #private::schemars::JsonSchema + 'static));
+                }
+                statements.push(respan(
+                    quote!(#private::sent_payload::<#ty>(doc);),
+                    ty.span(),
+                ));
+            }
+            Role::Binding(kind) if kind == "kafka_key" => {
+                let schema = value_schema(krate, ty, &generator);
+                let description = option_str(field.doc.as_deref());
+                statements.push(quote! {
+                    let schema = #schema;
+                    #private::sent_kafka_key(doc, #description, schema);
+                });
+            }
+            Role::Binding(_) | Role::Plain => {}
+        }
+    }
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let mut predicates: Vec<TokenStream> = where_clause
+        .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
+        .unwrap_or_default();
+    predicates.extend(bounds);
+    let where_clause = (!predicates.is_empty()).then(|| quote!(where #(#predicates),*));
+    quote! {
+        impl #impl_generics #krate::asyncapi::DescribeMessage for #ident #ty_generics #where_clause {
+            const NAME: &'static str = #message_name;
+            const ADDRESS: &'static str = #address;
+            const DOCUMENTATION: ::std::option::Option<&'static str> = #documentation;
+
+            #[allow(unused_variables)]
+            fn describe(doc: &mut #krate::asyncapi::OperationDoc<'_>) {
+                #(#statements)*
+            }
+        }
     }
 }

@@ -8,6 +8,9 @@
 //! `baseline/dispatcher` is the dispatcher with a raw application that only acks, i.e. what any
 //! AMGI application pays. Before measuring, the bench counts heap allocations per message with a
 //! counting global allocator and prints them.
+//!
+//! The figures, the machine they were taken on, and how far they are from the targets:
+//! `docs/performance.md`.
 
 use std::hint::black_box;
 use std::sync::Arc;

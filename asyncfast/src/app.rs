@@ -10,6 +10,7 @@ use amgi_core::{
 };
 use futures_util::future::BoxFuture;
 
+use crate::asyncapi::Info;
 use crate::dispatch::{self, BatchInput, ErasedChannel, Runtime};
 use crate::error::{Error, HandlerNotReady, StartupError};
 use crate::extract::{BoxError, PrepareContext};
@@ -22,14 +23,6 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 
 type Hook = Box<dyn Fn(amgi_core::State) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
 type Seed = Box<dyn Fn(&amgi_core::State) + Send + Sync>;
-
-/// The application's title, version and description, for the AsyncAPI document.
-#[derive(Debug, Clone)]
-pub(crate) struct Info {
-    pub(crate) title: String,
-    pub(crate) version: String,
-    pub(crate) description: Option<String>,
-}
 
 /// A registration of a `#[channel]` handler, collected with `inventory`.
 #[doc(hidden)]
@@ -86,6 +79,9 @@ pub struct AsyncFast {
     seeds: Vec<Seed>,
     startup: Vec<Hook>,
     shutdown: Vec<Hook>,
+    /// The embedded broker the command line's `run` serves on (see [`AsyncFast::broker`]).
+    #[cfg(feature = "memory")]
+    pub(crate) broker: Option<amgi_memory::Broker>,
 }
 
 impl Default for AsyncFast {
@@ -132,11 +128,7 @@ impl AsyncFast {
     /// ```
     pub fn empty() -> Self {
         Self {
-            info: Info {
-                title: "AsyncFast application".to_owned(),
-                version: "0.1.0".to_owned(),
-                description: None,
-            },
+            info: Info::default(),
             router: Router::default(),
             errors: Vec::new(),
             runtime: Runtime {
@@ -147,6 +139,8 @@ impl AsyncFast {
             seeds: Vec::new(),
             startup: Vec::new(),
             shutdown: Vec::new(),
+            #[cfg(feature = "memory")]
+            broker: None,
         }
     }
 
@@ -183,7 +177,7 @@ impl AsyncFast {
     /// ```
     #[must_use]
     pub fn title(mut self, title: impl Into<String>) -> Self {
-        self.info.title = title.into();
+        self.info.title = Some(title.into());
         self
     }
 
@@ -194,7 +188,7 @@ impl AsyncFast {
     /// ```
     #[must_use]
     pub fn version(mut self, version: impl Into<String>) -> Self {
-        self.info.version = version.into();
+        self.info.version = Some(version.into());
         self
     }
 
@@ -305,6 +299,31 @@ impl AsyncFast {
     #[must_use]
     pub fn concurrency(mut self, limit: usize) -> Self {
         self.runtime.concurrency = limit.max(1);
+        self
+    }
+
+    /// The embedded in-memory broker that [`run`](Self::run) serves on, instead of a new empty
+    /// one. Keep a clone to publish into it from the same process: messages published before
+    /// `run` starts wait in their queues and are handled once it does.
+    ///
+    /// The command line is parsed as usual, so `app asyncapi` still prints the document.
+    ///
+    /// ```no_run
+    /// use asyncfast::amgi::MessageSend;
+    /// use asyncfast::AsyncFast;
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let broker = amgi_memory::Broker::default();
+    ///     broker.publish(MessageSend::new("user.created").payload("{}")).await?;
+    ///     AsyncFast::new().broker(broker.clone()).run().await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    #[cfg(feature = "memory")]
+    #[must_use]
+    pub fn broker(mut self, broker: amgi_memory::Broker) -> Self {
+        self.broker = Some(broker);
         self
     }
 
@@ -457,5 +476,90 @@ impl Application for AsyncFast {
             Scope::Lifespan(scope) => self.lifespan(scope, receive, send).await,
             other => Err(ApplicationError::unsupported_scope(other.kind())),
         }
+    }
+}
+
+#[cfg(all(test, feature = "memory"))]
+mod broker_tests {
+    use std::time::Duration;
+
+    use amgi_core::MessageSend;
+    use tokio::sync::{mpsc, oneshot};
+    use tokio::time::timeout;
+
+    use crate::{AsyncFast, ChannelMeta, Handler, MessageContext, NackKind, Outcome};
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// Reports every payload it handles; nacks `bad`.
+    struct Record(mpsc::UnboundedSender<String>);
+
+    static META: ChannelMeta = ChannelMeta::new("user.created", "record");
+
+    impl Handler for Record {
+        fn meta(&self) -> &'static ChannelMeta {
+            &META
+        }
+
+        async fn call(&self, ctx: &mut MessageContext<'_>) -> Outcome {
+            let payload = String::from_utf8_lossy(ctx.payload().expect("a payload")).into_owned();
+            let bad = payload == "bad";
+            self.0.send(payload).expect("the test listens");
+            if bad {
+                Outcome::nack(NackKind::HandlerError, "bad payload")
+            } else {
+                Outcome::ack()
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn run_serves_on_the_given_broker_with_the_command_line_options() {
+        let broker = amgi_memory::Broker::default();
+        // Published before `run` starts: waits in the broker.
+        broker
+            .try_publish(MessageSend::new("user.created").payload("before"))
+            .unwrap();
+        let (seen, mut handled) = mpsc::unbounded_channel();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = AsyncFast::empty()
+            .channel(Record(seen))
+            .broker(broker.clone());
+        let args = [
+            "app",
+            "run",
+            "--address",
+            "user.created",
+            "--max-deliveries",
+            "2",
+        ];
+        let run = tokio::spawn(app.run_with_args_until(args, || async {
+            let _ = stopped.await;
+        }));
+
+        let mut next = async || {
+            timeout(WAIT, handled.recv())
+                .await
+                .expect("handled in time")
+        };
+        assert_eq!(next().await.as_deref(), Some("before"));
+        broker
+            .try_publish(MessageSend::new("user.created").payload("bad"))
+            .unwrap();
+        // `--max-deliveries 2`: delivered twice, then dead-lettered.
+        assert_eq!(next().await.as_deref(), Some("bad"));
+        assert_eq!(next().await.as_deref(), Some("bad"));
+
+        stop.send(()).unwrap();
+        timeout(WAIT, run)
+            .await
+            .expect("graceful shutdown in time")
+            .unwrap()
+            .unwrap();
+        let dead = broker.dead_letters("user.created");
+        assert_eq!(dead.len(), 1, "{dead:?}");
+        assert_eq!(dead[0].deliveries, 2);
+        assert_eq!(dead[0].reason, "bad payload");
+        assert_eq!(broker.depth("user.created"), 0);
     }
 }

@@ -1,7 +1,6 @@
 //! The command line of [`AsyncFast::run`]: `run` (the default) and `asyncapi`.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -18,8 +17,8 @@ struct Cli {
 enum Command {
     /// Serve the application on the embedded in-memory broker (the default).
     Run(RunArgs),
-    /// Print the AsyncAPI document as JSON.
-    Asyncapi(AsyncApiArgs),
+    /// Print the AsyncAPI document (JSON or YAML), or check it against a committed one.
+    Asyncapi(crate::asyncapi::cli::AsyncApiArgs),
 }
 
 /// Options of `run`.
@@ -36,45 +35,45 @@ struct RunArgs {
     max_deliveries: Option<u32>,
 }
 
-#[derive(Debug, Args)]
-struct AsyncApiArgs {
-    /// Write the document to this file instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Print on one line.
-    #[arg(long)]
-    compact: bool,
-}
-
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let interrupt = async {
+///
+/// On Unix the handlers are installed when this is called, not when the future is first polled:
+/// a signal that arrives while the server is still starting is then not lost, and does not kill
+/// the process. Call it inside the runtime.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn recv(signal: std::io::Result<Signal>) {
+            match signal {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        }
+        let interrupt = recv(signal(SignalKind::interrupt()));
+        let terminate = recv(signal(SignalKind::terminate()));
+        async move {
+            tokio::select! {
+                () = interrupt => tracing::info!("interrupted, shutting down"),
+                () = terminate => tracing::info!("terminated, shutting down"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("interrupted, shutting down"),
-        () = terminate => tracing::info!("terminated, shutting down"),
+        tracing::info!("interrupted, shutting down");
     }
 }
 
 impl AsyncFast {
-    /// Runs the command line: `run` (default) serves the application on the embedded broker
-    /// until SIGINT or SIGTERM, then shuts down gracefully (batches in flight finish);
-    /// `asyncapi` prints the AsyncAPI document.
+    /// Runs the command line: `run` (default) serves the application on the embedded broker (a
+    /// new one, or the one given to [`broker`](Self::broker)) until SIGINT or SIGTERM, then shuts
+    /// down gracefully (batches in flight finish); `asyncapi` prints the AsyncAPI document.
     ///
     /// ```no_run
     /// #[tokio::main]
@@ -99,35 +98,56 @@ impl AsyncFast {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let cli = Cli::parse_from(args);
-        match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
-            Command::Run(args) => self.serve(args).await,
-            Command::Asyncapi(args) => self.print_asyncapi(&args),
-        }
+        self.run_with_args_until(args, shutdown_signal).await
     }
 
-    fn print_asyncapi(&self, args: &AsyncApiArgs) -> Result<(), Error> {
-        self.validate()?;
-        let document = crate::asyncapi::document(self);
-        let mut text = if args.compact {
-            serde_json::to_string(&document)?
-        } else {
-            serde_json::to_string_pretty(&document)?
+    /// [`run`](Self::run), where `run` also stops, gracefully, when `signal` completes (as well
+    /// as on SIGINT or SIGTERM): for programs that serve only for a while, such as examples and
+    /// demos. The other commands ignore `signal`.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), asyncfast::Error> {
+    /// let an_hour = tokio::time::sleep(std::time::Duration::from_secs(3600));
+    /// asyncfast::AsyncFast::new().run_until(an_hour).await
+    /// # }
+    /// ```
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), Error> {
+        let stop = || {
+            // Installed now, before the server starts.
+            let interrupted = shutdown_signal();
+            async move {
+                tokio::select! {
+                    () = interrupted => {}
+                    () = signal => tracing::info!("stop signal, shutting down"),
+                }
+            }
         };
-        text.push('\n');
-        if let Some(path) = &args.output {
-            std::fs::write(path, text)?;
-        } else {
-            use std::io::Write;
-            std::io::stdout().write_all(text.as_bytes())?;
+        self.run_with_args_until(std::env::args_os(), stop).await
+    }
+
+    /// The command line, with `run` serving until `signal()` completes.
+    pub(crate) async fn run_with_args_until<I, T, S>(
+        self,
+        args: I,
+        signal: impl FnOnce() -> S,
+    ) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+        S: Future<Output = ()>,
+    {
+        let cli = Cli::parse_from(args);
+        match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
+            Command::Run(args) => self.serve(args, signal()).await,
+            Command::Asyncapi(args) => crate::asyncapi::cli::run(&self, &args),
         }
-        Ok(())
     }
 
     #[cfg(feature = "memory")]
-    async fn serve(self, args: RunArgs) -> Result<(), Error> {
+    async fn serve(mut self, args: RunArgs, signal: impl Future<Output = ()>) -> Result<(), Error> {
         self.validate()?;
-        let mut server = amgi_memory::Server::new(self, amgi_memory::Broker::default());
+        let broker = self.broker.take().unwrap_or_default();
+        let mut server = amgi_memory::Server::new(self, broker);
         server = if args.addresses.is_empty() {
             server.all_addresses()
         } else {
@@ -140,12 +160,12 @@ impl AsyncFast {
             server = server.max_deliveries(max);
         }
         tracing::info!("serving on the embedded in-memory broker; Ctrl-C to stop");
-        server.run_until(shutdown_signal()).await?;
+        server.run_until(signal).await?;
         Ok(())
     }
 
     #[cfg(not(feature = "memory"))]
-    async fn serve(self, _args: RunArgs) -> Result<(), Error> {
+    async fn serve(self, _args: RunArgs, _signal: impl Future<Output = ()>) -> Result<(), Error> {
         self.validate()?;
         Err(Error::NoServer)
     }

@@ -171,27 +171,39 @@ async fn run_batch<H: Handler>(handler: &H, input: BatchInput<'_>) -> Result<(),
     let next = AtomicUsize::new(0);
     let (messages, next_ref, batch) = (&messages, &next, &batch);
     let lane = move || async move {
-        while let Some(message) = messages.get(next_ref.fetch_add(1, Ordering::Relaxed)) {
+        loop {
+            // Lanes are polled one at a time by the single future below, and never between this
+            // load and store, so a plain load and store claim the next message: no atomic
+            // read-modify-write per message. (Atomic only so that the lanes may share it.)
+            let index = next_ref.load(Ordering::Relaxed);
+            let Some(message) = messages.get(index) else {
+                break;
+            };
+            next_ref.store(index + 1, Ordering::Relaxed);
             process(handler, batch, runtime, message).await;
         }
     };
-    // The first lane runs in place; further lanes are added (one allocation each) only while
-    // every running lane waits, up to `limit`. Handlers that never wait cost no allocation.
+    // The first lane runs in place; further lanes are added (one allocation each, plus the set
+    // that holds them, created with the first) only while every running lane waits, up to
+    // `limit`. Handlers that never wait cost no allocation.
     let mut first = std::pin::pin!(lane());
     let mut first_done = false;
-    let mut extra = FuturesUnordered::new();
+    let mut extra = None;
     std::future::poll_fn(|cx| {
         loop {
             if !first_done && first.as_mut().poll(cx).is_ready() {
                 first_done = true;
             }
-            while let Poll::Ready(Some(())) = extra.poll_next_unpin(cx) {}
-            let running = usize::from(!first_done) + extra.len();
+            if let Some(extra) = extra.as_mut() {
+                while let Poll::Ready(Some(())) = FuturesUnordered::poll_next_unpin(extra, cx) {}
+            }
+            let running =
+                usize::from(!first_done) + extra.as_ref().map_or(0, FuturesUnordered::len);
             if running == 0 {
                 return Poll::Ready(());
             }
             if running < limit && next.load(Ordering::Relaxed) < messages.len() {
-                extra.push(lane());
+                extra.get_or_insert_with(FuturesUnordered::new).push(lane());
             } else {
                 return Poll::Pending;
             }
@@ -243,12 +255,25 @@ async fn process<H: Handler>(
     if ctx.has_dependencies() {
         ctx.cleanup(outcome.is_ack()).await;
     }
-    settle(batch, message.id, outcome).await;
+    let id = message.id;
+    let event = match outcome {
+        // The common case: nothing to publish, no future to build.
+        Outcome::Ack(outgoing) if outgoing.is_empty() => SendEvent::ack(id),
+        outcome => settle(batch, id, outcome).await,
+    };
+    if let Err(error) = batch.sender.send(event).await {
+        refused(batch, id, &error);
+    }
 }
 
-/// Publishes what the handler returned, then acks; or nacks.
-async fn settle(batch: &BatchContext<'_>, id: MessageId, outcome: Outcome) {
-    let event = match outcome {
+#[cold]
+fn refused(batch: &BatchContext<'_>, id: MessageId, error: &amgi_core::SendError) {
+    tracing::warn!(address = %batch.address, %id, %error, "the server refused the ack or nack");
+}
+
+/// Publishes what the handler returned and answers ack; or answers nack.
+async fn settle(batch: &BatchContext<'_>, id: MessageId, outcome: Outcome) -> SendEvent {
+    match outcome {
         Outcome::Ack(outgoing) => match publish(batch.sender, outgoing).await {
             Ok(()) => SendEvent::ack(id),
             Err(reason) => nack_event(batch, id, NackKind::Publish, reason),
@@ -257,9 +282,6 @@ async fn settle(batch: &BatchContext<'_>, id: MessageId, outcome: Outcome) {
             let kind = nack.kind();
             nack_event(batch, id, kind, nack.into_reason())
         }
-    };
-    if let Err(error) = batch.sender.send(event).await {
-        tracing::warn!(address = %batch.address, %id, %error, "the server refused the ack or nack");
     }
 }
 

@@ -66,6 +66,10 @@ pub enum Error {
     /// Serializing the AsyncAPI document failed.
     #[error("cannot serialize the AsyncAPI document: {0}")]
     Json(#[from] serde_json::Error),
+    /// The `asyncapi` command failed: writing or reading a document, or breaking changes found
+    /// by `--check`.
+    #[error(transparent)]
+    AsyncApi(#[from] crate::asyncapi::AsyncApiError),
 }
 
 impl Error {

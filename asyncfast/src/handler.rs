@@ -3,10 +3,29 @@
 use std::future::Future;
 
 use crate::MessageContext;
+use crate::asyncapi::Sends;
 use crate::extract::ParamSpec;
 use crate::outcome::Outcome;
 
-/// What is known about a channel at compile time: its address, names and parameters.
+/// What `#[channel]` records about the messages a handler sends (see [`Sends`]).
+pub type SendsFn = fn(&mut Sends<'_>);
+
+/// The Cargo package a channel is defined in: name, version and description.
+///
+/// `#[channel]` records its crate's `CARGO_PKG_*`; the AsyncAPI `info` of an application
+/// defaults to the package of its channels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Package {
+    /// `CARGO_PKG_NAME`.
+    pub name: &'static str,
+    /// `CARGO_PKG_VERSION`.
+    pub version: &'static str,
+    /// `CARGO_PKG_DESCRIPTION` (empty when the package has none).
+    pub description: &'static str,
+}
+
+/// What is known about a channel at compile time: its address, names, parameters, the messages
+/// it sends and the package it is defined in.
 ///
 /// ```
 /// use asyncfast::ChannelMeta;
@@ -24,6 +43,8 @@ pub struct ChannelMeta {
     description: Option<&'static str>,
     params: &'static [ParamSpec],
     module_path: &'static str,
+    sends: Option<SendsFn>,
+    package: Package,
 }
 
 impl ChannelMeta {
@@ -37,6 +58,12 @@ impl ChannelMeta {
             description: None,
             params: &[],
             module_path: "",
+            sends: None,
+            package: Package {
+                name: "",
+                version: "",
+                description: "",
+            },
         }
     }
 
@@ -59,6 +86,31 @@ impl ChannelMeta {
     pub const fn function(mut self, function: &'static str, module_path: &'static str) -> Self {
         self.function = function;
         self.module_path = module_path;
+        self
+    }
+
+    /// Sets what the handler sends: its return type's messages and the messages it sends
+    /// through a [`MessageSender`](crate::MessageSender) (`#[channel(…, sends = [A, B])]`).
+    #[must_use]
+    pub const fn sends(mut self, sends: SendsFn) -> Self {
+        self.sends = Some(sends);
+        self
+    }
+
+    /// Sets the Cargo package the channel is defined in (`#[channel]` passes its crate's
+    /// `CARGO_PKG_NAME`, `CARGO_PKG_VERSION` and `CARGO_PKG_DESCRIPTION`).
+    #[must_use]
+    pub const fn package(
+        mut self,
+        name: &'static str,
+        version: &'static str,
+        description: &'static str,
+    ) -> Self {
+        self.package = Package {
+            name,
+            version,
+            description,
+        };
         self
     }
 
@@ -90,6 +142,16 @@ impl ChannelMeta {
     /// The parameter specs.
     pub const fn param_specs(&self) -> &'static [ParamSpec] {
         self.params
+    }
+
+    /// What the handler sends, if recorded.
+    pub fn sends_fn(&self) -> Option<SendsFn> {
+        self.sends
+    }
+
+    /// The package the channel is defined in (empty fields when unknown).
+    pub const fn package_info(&self) -> Package {
+        self.package
     }
 }
 

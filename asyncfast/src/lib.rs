@@ -80,7 +80,7 @@ pub use app::{AsyncFast, DEFAULT_CONCURRENCY};
 pub use context::{MessageContext, Prepared};
 pub use error::{Error, HandlerNotReady, StartupError};
 pub use extract::{Header, Param, Payload, State};
-pub use handler::{ChannelMeta, Handler};
+pub use handler::{ChannelMeta, Handler, Package, SendsFn};
 pub use outcome::{IntoOutcome, Nack, NackKind, Outcome};
 pub use router::{RouteError, TemplateError};
 pub use sender::{EncodeError, Message, MessageSender, SendMessageError};
@@ -119,7 +119,9 @@ pub use asyncfast_macros::handler;
 
 /// Derives [`Message`](trait@Message): `#[message(address = "…")]` on the struct, and on fields
 /// `#[payload]`, `#[header(alias = "…")]` or `#[binding(kafka_key)]`; fields named in the
-/// address template fill its placeholders. See the [trait](trait@Message).
+/// address template fill its placeholders. See the [trait](trait@Message). Also derives
+/// [`DescribeMessage`](asyncapi::DescribeMessage), the message's part of the AsyncAPI document
+/// (the payload type must implement `JsonSchema`).
 pub use asyncfast_macros::Message;
 
 /// The names most applications need.

@@ -54,29 +54,38 @@ fn new_collects_every_channel_of_the_binary() {
 }
 
 #[test]
-fn asyncapi_skeleton() {
+fn asyncapi_documents_every_channel() {
     let app = AsyncFast::new()
         .title("Users")
         .version("1.2.0")
         .description("User events.");
+    let doc = asyncfast::asyncapi::document(&app);
+    assert_eq!(doc["asyncapi"], "3.0.0");
     assert_eq!(
-        asyncfast::asyncapi::document(&app),
-        json!({
-            "asyncapi": "3.0.0",
-            "info": {"title": "Users", "version": "1.2.0", "description": "User events."},
-            "channels": {
-                "HandleUserCreated": {
-                    "address": "user.created",
-                    "description": "Greets every new user."
-                },
-                "OnGreeted": {"address": "user.greeted"},
-                "OrderRouter": {
-                    "address": "orders.{region}",
-                    "description": "Routes orders.",
-                    "parameters": {"region": {}}
-                }
-            }
-        })
+        doc["info"],
+        json!({"title": "Users", "version": "1.2.0", "description": "User events."})
+    );
+    let channels = &doc["channels"];
+    assert_eq!(channels["HandleUserCreated"]["address"], "user.created");
+    assert_eq!(
+        channels["HandleUserCreated"]["description"],
+        "Greets every new user."
+    );
+    assert_eq!(channels["OnGreeted"]["address"], "user.greeted");
+    assert_eq!(channels["OrderRouter"]["address"], "orders.{region}");
+    assert!(channels["OrderRouter"]["parameters"]["region"].is_object());
+    // The returned `OrderSeen` is sent: its own channel and `send` operation.
+    assert_eq!(channels["OrderSeen"]["address"], "user.greeted");
+    let mut operations: Vec<&String> = doc["operations"].as_object().unwrap().keys().collect();
+    operations.sort();
+    assert_eq!(
+        operations,
+        [
+            "receiveHandleUserCreated",
+            "receiveOnGreeted",
+            "receiveOrderRouter",
+            "sendOrderSeen"
+        ]
     );
 }
 

@@ -3,12 +3,33 @@
 //!
 //! Each reads one field of the binding the server attached to the message. A message without
 //! that binding (or with the field unset) is nacked, unless the parameter is an `Option`.
+//!
+//! In the AsyncAPI document, [`KafkaKey`] adds the Kafka message binding's `key` (raw bytes);
+//! the others describe values the broker sets per message, which AsyncAPI bindings do not
+//! declare, and add nothing.
 
 use amgi_core::Binding;
 use bytes::Bytes;
 
 use super::{FromMessage, ParamSpec};
 use crate::MessageContext;
+use crate::asyncapi::OperationDoc;
+
+/// The version of the Kafka bindings written.
+pub(crate) const KAFKA_BINDING_VERSION: &str = "0.5.0";
+
+/// `KafkaKey`: the Kafka message binding's key, raw bytes.
+fn document_kafka_key(doc: &mut OperationDoc<'_>) {
+    doc.message_binding(
+        "kafka",
+        "key",
+        serde_json::json!({"type": "string", "format": "binary"}),
+    );
+    doc.message_binding("kafka", "bindingVersion", KAFKA_BINDING_VERSION.into());
+}
+
+/// A binding extractor that adds nothing to the document.
+fn document_nothing(_doc: &mut OperationDoc<'_>) {}
 
 /// The message does not carry the binding field the parameter asks for.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +62,7 @@ fn missing(field: &'static str, binding: Option<&Binding>) -> BindingRejection {
 macro_rules! binding_extractor {
     ($(
         $(#[$doc:meta])*
-        $name:ident($ty:ty) = $field:literal, |$b:ident| $get:expr;
+        $name:ident($ty:ty) = $field:literal, |$b:ident| $get:expr, $document:ident;
     )*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +92,10 @@ macro_rules! binding_extractor {
                 let binding = ctx.binding();
                 std::future::ready(Self::read(binding).map($name).ok_or_else(|| missing($field, binding)))
             }
+
+            fn document(_spec: &'static ParamSpec, doc: &mut OperationDoc<'_>) {
+                $document(doc);
+            }
         }
 
         impl FromMessage for Option<$name> {
@@ -82,33 +107,37 @@ macro_rules! binding_extractor {
             ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
                 std::future::ready(Ok($name::read(ctx.binding()).map($name)))
             }
+
+            fn document(_spec: &'static ParamSpec, doc: &mut OperationDoc<'_>) {
+                $document(doc);
+            }
         }
     )*};
 }
 
 binding_extractor! {
     /// The Kafka record key.
-    KafkaKey(Bytes) = "Kafka key", |b| match b { Binding::Kafka(k) => k.key.clone(), _ => None };
+    KafkaKey(Bytes) = "Kafka key", |b| match b { Binding::Kafka(k) => k.key.clone(), _ => None }, document_kafka_key;
     /// The Kafka partition the record was read from.
-    KafkaPartition(i32) = "Kafka partition", |b| match b { Binding::Kafka(k) => k.partition, _ => None };
+    KafkaPartition(i32) = "Kafka partition", |b| match b { Binding::Kafka(k) => k.partition, _ => None }, document_nothing;
     /// The Kafka offset of the record.
-    KafkaOffset(i64) = "Kafka offset", |b| match b { Binding::Kafka(k) => k.offset, _ => None };
+    KafkaOffset(i64) = "Kafka offset", |b| match b { Binding::Kafka(k) => k.offset, _ => None }, document_nothing;
     /// The MQTT quality of service (0, 1 or 2).
-    MqttQos(u8) = "MQTT QoS", |b| match b { Binding::Mqtt(m) => Some(m.qos), _ => None };
+    MqttQos(u8) = "MQTT QoS", |b| match b { Binding::Mqtt(m) => Some(m.qos), _ => None }, document_nothing;
     /// The MQTT retain flag.
-    MqttRetain(bool) = "MQTT retain flag", |b| match b { Binding::Mqtt(m) => Some(m.retain), _ => None };
+    MqttRetain(bool) = "MQTT retain flag", |b| match b { Binding::Mqtt(m) => Some(m.retain), _ => None }, document_nothing;
     /// The SQS FIFO message group id.
-    SqsMessageGroupId(String) = "SQS message group id", |b| match b { Binding::Sqs(s) => s.message_group_id.clone(), _ => None };
+    SqsMessageGroupId(String) = "SQS message group id", |b| match b { Binding::Sqs(s) => s.message_group_id.clone(), _ => None }, document_nothing;
     /// How many times SQS delivered the message.
-    SqsReceiveCount(u32) = "SQS receive count", |b| match b { Binding::Sqs(s) => s.receive_count, _ => None };
+    SqsReceiveCount(u32) = "SQS receive count", |b| match b { Binding::Sqs(s) => s.receive_count, _ => None }, document_nothing;
     /// The AMQP routing key.
-    AmqpRoutingKey(String) = "AMQP routing key", |b| match b { Binding::Amqp(a) => a.routing_key.clone(), _ => None };
+    AmqpRoutingKey(String) = "AMQP routing key", |b| match b { Binding::Amqp(a) => a.routing_key.clone(), _ => None }, document_nothing;
     /// The NATS subject.
-    NatsSubject(String) = "NATS subject", |b| match b { Binding::Nats(n) => n.subject.clone(), _ => None };
+    NatsSubject(String) = "NATS subject", |b| match b { Binding::Nats(n) => n.subject.clone(), _ => None }, document_nothing;
     /// The NATS reply subject.
-    NatsReply(String) = "NATS reply subject", |b| match b { Binding::Nats(n) => n.reply.clone(), _ => None };
+    NatsReply(String) = "NATS reply subject", |b| match b { Binding::Nats(n) => n.reply.clone(), _ => None }, document_nothing;
     /// The Redis stream entry id.
-    RedisStreamId(String) = "Redis stream id", |b| match b { Binding::Redis(r) => r.stream_id.clone(), _ => None };
+    RedisStreamId(String) = "Redis stream id", |b| match b { Binding::Redis(r) => r.stream_id.clone(), _ => None }, document_nothing;
 }
 
 /// The whole binding of the message, whatever its protocol.

@@ -8,6 +8,7 @@ use futures_util::future::BoxFuture;
 
 use super::{FromMessage, ParamSpec, PrepareContext, PrepareError};
 use crate::MessageContext;
+use crate::asyncapi::OperationDoc;
 use crate::context::Prepared;
 
 /// Extractor `T`, computed at most once per message and shared by every parameter and
@@ -85,5 +86,9 @@ impl<T: FromMessage + Sync + 'static> FromMessage for Dep<T> {
         cx: &PrepareContext<'_>,
     ) -> Result<Option<Prepared>, PrepareError> {
         T::prepare(spec, cx)
+    }
+
+    fn document(spec: &'static ParamSpec, doc: &mut OperationDoc<'_>) {
+        T::document(spec, doc);
     }
 }

@@ -5,9 +5,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::Value;
 
 use super::{BoxError, FromMessage, ParamSpec};
 use crate::MessageContext;
+use crate::asyncapi::{HeaderDoc, OperationDoc};
 
 /// One header of the message, parsed into `T`.
 ///
@@ -71,7 +74,9 @@ pub enum HeaderValueError {
 ///
 /// Implemented for `String`, `Arc<str>`, `Box<str>`, `Bytes` (raw), `bool`, `char`, the integer
 /// and float types, `NonZero*`, IP and socket addresses, and `Option<T>` of those. For a type of
-/// your own that implements `FromStr` and `Display`, use [`header_value!`](crate::header_value):
+/// your own that implements `FromStr` and `Display`, use [`header_value!`](crate::header_value)
+/// (the AsyncAPI document then shows the header as a string; implement the trait by hand and
+/// override [`schema`](Self::schema) to say more):
 ///
 /// ```
 /// #[derive(Debug)]
@@ -91,6 +96,15 @@ pub trait HeaderValue: Sized + Send + 'static {
 
     /// Renders the value; `None` leaves the header out.
     fn to_header(&self) -> Option<Bytes>;
+
+    /// Whether a message must carry the header (`false` for `Option<T>`).
+    const REQUIRED: bool = true;
+
+    /// The JSON Schema of the value, for the AsyncAPI document. The default is a string.
+    fn schema(generator: &mut SchemaGenerator) -> Schema {
+        let _ = generator;
+        crate::asyncapi::__private::string_schema()
+    }
 }
 
 /// Parses UTF-8 `value` with `FromStr`, for [`HeaderValue`] implementations.
@@ -134,7 +148,26 @@ macro_rules! header_value {
     )*};
 }
 
-header_value!(
+/// [`header_value!`] for types that also implement `JsonSchema`: the document shows their schema.
+macro_rules! header_value_with_schema {
+    ($($ty:ty),* $(,)?) => {$(
+        impl HeaderValue for $ty {
+            fn from_header(value: Option<&Bytes>) -> Result<Self, HeaderValueError> {
+                parse_header(value)
+            }
+
+            fn to_header(&self) -> Option<Bytes> {
+                Some(Bytes::from(self.to_string()))
+            }
+
+            fn schema(generator: &mut SchemaGenerator) -> Schema {
+                generator.subschema_for::<$ty>()
+            }
+        }
+    )*};
+}
+
+header_value_with_schema!(
     bool,
     char,
     u8,
@@ -172,6 +205,10 @@ impl HeaderValue for String {
 
     fn to_header(&self) -> Option<Bytes> {
         Some(Bytes::copy_from_slice(self.as_bytes()))
+    }
+
+    fn schema(generator: &mut SchemaGenerator) -> Schema {
+        String::json_schema(generator)
     }
 }
 
@@ -213,6 +250,12 @@ impl<T: HeaderValue> HeaderValue for Option<T> {
 
     fn to_header(&self) -> Option<Bytes> {
         self.as_ref().and_then(T::to_header)
+    }
+
+    const REQUIRED: bool = false;
+
+    fn schema(generator: &mut SchemaGenerator) -> Schema {
+        T::schema(generator)
     }
 }
 
@@ -257,6 +300,50 @@ impl<T: HeaderValue> FromMessage for Header<T> {
     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
         std::future::ready(extract(ctx.header(spec.header()), spec).map(Header))
     }
+
+    /// The header, with its schema, whether it is required (not for `Option`s and headers with
+    /// a default), its description and default.
+    fn document(spec: &'static ParamSpec, doc: &mut OperationDoc<'_>) {
+        let header = header_doc::<T>(spec, doc.generator());
+        doc.header(header);
+    }
+}
+
+/// What `Header<T>` with `spec` documents.
+pub(crate) fn header_doc<T: HeaderValue>(
+    spec: &'static ParamSpec,
+    generator: &mut SchemaGenerator,
+) -> HeaderDoc {
+    let schema = T::schema(generator);
+    let default = spec
+        .default_fn()
+        .and_then(|default| default().downcast::<T>().ok())
+        .and_then(|value| value.to_header())
+        .map(|bytes| default_value(&schema, &bytes));
+    let mut header =
+        HeaderDoc::new(spec.header(), schema).required(T::REQUIRED && default.is_none());
+    if let Some(description) = spec.description_text() {
+        header = header.description(description);
+    }
+    if let Some(default) = default {
+        header = header.default_value(default);
+    }
+    header
+}
+
+/// A rendered default as JSON: a number or boolean when the schema says so, text otherwise.
+fn default_value(schema: &Schema, bytes: &Bytes) -> Value {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let is_string = schema.get("type").is_none_or(|t| {
+        t == "string" || t.as_array().is_some_and(|a| a.contains(&"string".into()))
+    });
+    if is_string {
+        return Value::String(text);
+    }
+    serde_json::from_str::<Value>(&text)
+        .ok()
+        .filter(|v| v.is_number() || v.is_boolean())
+        .unwrap_or(Value::String(text))
 }
 
 fn extract<T: HeaderValue>(

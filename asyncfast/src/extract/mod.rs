@@ -14,11 +14,16 @@
 //! | [`MessageSender`](crate::MessageSender) | a handle for publishing messages |
 //! | [`KafkaKey`], [`MqttQos`], [`SqsMessageGroupId`], … | protocol bindings |
 //! | [`Dep<T>`] | any extractor, computed once per message |
+//!
+//! Each extractor also documents itself: [`FromMessage::document`] writes its part of the
+//! AsyncAPI document (a header, the payload, a channel parameter, a binding) into an
+//! [`OperationDoc`]; the document of a handler is the fold of its parameters' contributions.
 
 use std::any::Any;
 use std::error::Error as StdError;
 use std::future::Future;
 
+use crate::asyncapi::OperationDoc;
 use crate::context::{MessageContext, Prepared};
 
 mod bindings;
@@ -29,6 +34,7 @@ mod param;
 mod payload;
 mod state;
 
+pub(crate) use bindings::KAFKA_BINDING_VERSION;
 pub use bindings::{
     AmqpRoutingKey, BindingRejection, KafkaKey, KafkaOffset, KafkaPartition, MissingBinding,
     MqttQos, MqttRetain, NatsReply, NatsSubject, RedisStreamId, SqsMessageGroupId, SqsReceiveCount,
@@ -73,6 +79,35 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 ///     }
 /// }
 /// ```
+///
+/// An extractor of your own can document itself too: implement [`document`](Self::document)
+/// to add what it reads to the AsyncAPI document (here, a header):
+///
+/// ```
+/// use asyncfast::asyncapi::{HeaderDoc, OperationDoc};
+/// use asyncfast::extract::{FromMessage, ParamSpec};
+/// use asyncfast::MessageContext;
+///
+/// /// The tenant of the message, from the `tenant` header.
+/// struct Tenant(String);
+///
+/// impl FromMessage for Tenant {
+///     type Rejection = std::convert::Infallible;
+///
+///     async fn from_message(
+///         ctx: &mut MessageContext<'_>,
+///         _spec: &'static ParamSpec,
+///     ) -> Result<Self, Self::Rejection> {
+///         let tenant = ctx.header("tenant").map(|v| String::from_utf8_lossy(v).into_owned());
+///         Ok(Tenant(tenant.unwrap_or_default()))
+///     }
+///
+///     fn document(_spec: &'static ParamSpec, doc: &mut OperationDoc<'_>) {
+///         let schema = doc.schema_for::<String>();
+///         doc.header(HeaderDoc::new("tenant", schema).required(false).description("The tenant."));
+///     }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an AsyncFast extractor",
     label = "this handler parameter cannot be taken from a message",
@@ -111,6 +146,14 @@ pub trait FromMessage: Sized + Send {
         let _ = succeeded;
         async move { drop(value) }
     }
+
+    /// Writes what this parameter reads into the AsyncAPI document of its handler: a header, the
+    /// payload, a channel parameter, a protocol binding. Runs when the document is generated,
+    /// never per message. The default documents nothing (state, senders, values computed from
+    /// others).
+    fn document(spec: &'static ParamSpec, doc: &mut OperationDoc<'_>) {
+        let _ = (spec, doc);
+    }
 }
 
 /// Where [`FromMessage::prepare`] looks values up.
@@ -147,6 +190,13 @@ pub type DefaultFn = fn() -> Box<dyn Any + Send>;
 pub type PrepareFn =
     fn(&'static ParamSpec, &PrepareContext<'_>) -> Result<Option<Prepared>, PrepareError>;
 
+/// A documentation hook (an extractor's [`FromMessage::document`]), as stored in a [`ParamSpec`].
+pub type DocumentFn = fn(&'static ParamSpec, &mut OperationDoc<'_>);
+
+/// The JSON Schema of a parameter's value type (the `T` of `Param<T>`), as stored in a
+/// [`ParamSpec`].
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
 /// What the handler's signature says about one parameter, computed at compile time.
 ///
 /// `#[channel]` writes one `static` `ParamSpec` per parameter; extractors read the part they need
@@ -167,6 +217,9 @@ pub struct ParamSpec {
     placeholder: Option<usize>,
     default: Option<DefaultFn>,
     prepare: Option<PrepareFn>,
+    document: Option<DocumentFn>,
+    description: Option<&'static str>,
+    value_schema: Option<SchemaFn>,
 }
 
 impl ParamSpec {
@@ -179,6 +232,9 @@ impl ParamSpec {
             placeholder: None,
             default: None,
             prepare: None,
+            document: None,
+            description: None,
+            value_schema: None,
         }
     }
 
@@ -214,6 +270,27 @@ impl ParamSpec {
         self
     }
 
+    /// Sets the documentation hook (the extractor's [`FromMessage::document`]).
+    #[must_use]
+    pub const fn document_with(mut self, document: DocumentFn) -> Self {
+        self.document = Some(document);
+        self
+    }
+
+    /// Sets the description (the parameter's doc comment, or `#[header(description = "…")]`).
+    #[must_use]
+    pub const fn description(mut self, description: &'static str) -> Self {
+        self.description = Some(description);
+        self
+    }
+
+    /// Sets the JSON Schema of the value type (for `Param<T>`, the schema of `T`).
+    #[must_use]
+    pub const fn value_schema(mut self, schema: SchemaFn) -> Self {
+        self.value_schema = Some(schema);
+        self
+    }
+
     /// The parameter's name as written.
     pub const fn name(&self) -> &'static str {
         self.name
@@ -241,5 +318,20 @@ impl ParamSpec {
 
     pub(crate) fn prepare_fn(&self) -> Option<PrepareFn> {
         self.prepare
+    }
+
+    /// The documentation hook, if one was set.
+    pub fn document_fn(&self) -> Option<DocumentFn> {
+        self.document
+    }
+
+    /// The description, if one was given.
+    pub const fn description_text(&self) -> Option<&'static str> {
+        self.description
+    }
+
+    /// The schema of the value type, if one was set.
+    pub fn value_schema_fn(&self) -> Option<SchemaFn> {
+        self.value_schema
     }
 }

@@ -5,8 +5,13 @@ use std::str::FromStr;
 
 use super::{BoxError, FromMessage, ParamSpec};
 use crate::MessageContext;
+use crate::asyncapi::{OperationDoc, ParameterDoc};
 
 /// The value of the address placeholder named like the parameter, parsed with `FromStr`.
+///
+/// In the AsyncAPI document the placeholder becomes a channel parameter with the parameter's doc
+/// comment as its description, `T`'s schema (when `T` implements `JsonSchema`; a string
+/// otherwise) under `x-schema`, and `T`'s values as `enum` when it is an enumeration.
 ///
 /// In `#[channel("orders.{region}.created")]`, `region: Param<String>` receives `eu` for a message
 /// on `orders.eu.created`. The macro checks at compile time that every placeholder has a
@@ -105,5 +110,16 @@ where
             }),
         };
         std::future::ready(result)
+    }
+
+    fn document(spec: &'static ParamSpec, doc: &mut OperationDoc<'_>) {
+        let mut parameter = ParameterDoc::new();
+        if let Some(description) = spec.description_text() {
+            parameter = parameter.description(description);
+        }
+        if let Some(schema) = spec.value_schema_fn() {
+            parameter = parameter.schema(schema(doc.generator()));
+        }
+        doc.parameter(spec.name(), parameter);
     }
 }

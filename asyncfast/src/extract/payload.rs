@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::{FromMessage, ParamSpec};
 use crate::MessageContext;
+use crate::asyncapi::OperationDoc;
 
 /// The payload of the message.
 ///
@@ -119,6 +120,14 @@ where
         _spec: &'static ParamSpec,
     ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
         std::future::ready(decode(ctx.payload()).map(Payload))
+    }
+
+    /// The payload's schema (`T`'s, a `$ref` for named types) and content type:
+    /// `application/json`, or `application/octet-stream` for `Bytes` and `text/plain` for
+    /// `String`.
+    fn document(_spec: &'static ParamSpec, doc: &mut OperationDoc<'_>) {
+        let payload = crate::asyncapi::__private::received_payload::<T>(doc);
+        doc.payload(payload);
     }
 }
 

@@ -1,14 +1,19 @@
-use asyncfast::prelude::*;
 use asyncfast::Message as _;
+use asyncfast::asyncapi::DescribeMessage;
+use asyncfast::prelude::*;
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct Body {
     total: u64,
 }
 
+/// An order was processed.
+///
+/// Sent once per order.
 #[derive(Message)]
 #[message(address = "order.{region}.{id}.processed")]
 struct OrderProcessed {
+    /// The region of the order.
     region: String,
     id: u64,
     #[payload]
@@ -24,8 +29,23 @@ struct OrderProcessed {
 }
 
 #[derive(Message)]
-#[message(address = "pings")]
+#[message(address = "pings", name = "Heartbeat")]
 struct Ping {}
+
+/// A generic message documents its payload when the payload type has a schema.
+#[derive(Message)]
+#[message(address = "wrapped")]
+struct Wrapped<T: serde::Serialize + Send + 'static> {
+    #[payload]
+    body: T,
+}
+
+#[derive(Message)]
+#[message(address = "raw")]
+struct Raw {
+    #[payload]
+    bytes: Vec<u8>,
+}
 
 fn main() {
     let send = OrderProcessed {
@@ -45,4 +65,17 @@ fn main() {
     assert_eq!(send.bindings.mqtt().unwrap().qos, 1);
     let ping = Ping {}.into_message_send().unwrap();
     assert!(ping.payload.is_none());
+
+    assert_eq!(OrderProcessed::NAME, "OrderProcessed");
+    assert_eq!(OrderProcessed::ADDRESS, "order.{region}.{id}.processed");
+    assert_eq!(
+        OrderProcessed::DOCUMENTATION,
+        Some("An order was processed.\n\nSent once per order.")
+    );
+    assert_eq!(Ping::NAME, "Heartbeat");
+    assert_eq!(Ping::DOCUMENTATION, None);
+    assert_eq!(<Wrapped<Body> as DescribeMessage>::NAME, "Wrapped");
+    let _ = Wrapped { body: 1_u8 }.into_message_send().unwrap();
+    let _ = Raw { bytes: vec![1] }.into_message_send().unwrap();
+    assert_eq!(<Raw as DescribeMessage>::ADDRESS, "raw");
 }
