@@ -40,7 +40,10 @@ pub enum StartupError {
 
 /// An error of [`AsyncFast::run`](crate::AsyncFast::run) or
 /// [`AsyncFast::validate`](crate::AsyncFast::validate).
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` form is its message, so that `main() -> Result<(), asyncfast::Error>` ends with a
+/// readable line (`Error: application startup failed: …`) rather than a struct dump.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Channels with malformed or overlapping addresses.
@@ -72,6 +75,12 @@ pub enum Error {
     AsyncApi(#[from] crate::asyncapi::AsyncApiError),
 }
 
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 impl Error {
     /// Whether the error comes from the application's definition (fix the code) rather than
     /// from running it.
@@ -83,5 +92,19 @@ impl Error {
 impl From<BoxError> for StartupError {
     fn from(error: BoxError) -> Self {
         Self::Hook(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_is_the_message_for_main() {
+        let error = super::Error::from(amgi_core::LifespanError::StartupFailed {
+            message: "no database".into(),
+        });
+        assert_eq!(
+            format!("{error:?}"),
+            "application startup failed: no database"
+        );
     }
 }
