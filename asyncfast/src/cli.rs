@@ -1,10 +1,14 @@
-//! The command line of [`AsyncFast::run`]: `run` (the default) and `asyncapi`.
+//! The command line of [`AsyncFast::run`]: `run` (the default; `run kafka …` with the `kafka`
+//! feature) and `asyncapi`.
 
 use std::ffi::OsString;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::{AsyncFast, Error};
+
+#[cfg(feature = "kafka")]
+mod kafka;
 
 #[derive(Debug, Parser)]
 #[command(about = "An AsyncFast application", long_about = None)]
@@ -15,15 +19,22 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the application on the embedded in-memory broker (the default).
+    /// Serve the application: on the embedded in-memory broker (the default), or on a server
+    /// named after `run` (`run kafka TOPIC… --group-id GROUP`, with the `kafka` feature).
     Run(RunArgs),
     /// Print the AsyncAPI document (JSON or YAML), or check it against a committed one.
     Asyncapi(crate::asyncapi::cli::AsyncApiArgs),
 }
 
-/// Options of `run`.
+/// Options of `run`. Those written here are the embedded broker's; a server subcommand
+/// (`run kafka …`) has its own, and the two cannot be mixed.
 #[derive(Debug, Default, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct RunArgs {
+    /// The server to run on instead of the embedded broker.
+    #[cfg(feature = "kafka")]
+    #[command(subcommand)]
+    server: Option<RunServer>,
     /// Consume only this address (repeat for more); by default every address.
     #[arg(long = "address", value_name = "ADDRESS")]
     addresses: Vec<String>,
@@ -33,6 +44,15 @@ struct RunArgs {
     /// Deliveries after which a nacked message is dead-lettered.
     #[arg(long, value_name = "N")]
     max_deliveries: Option<u32>,
+}
+
+/// The servers `run` can serve on besides the embedded broker, one subcommand each.
+#[cfg(feature = "kafka")]
+#[derive(Debug, Subcommand)]
+enum RunServer {
+    /// Serve on Kafka (any Kafka-protocol broker) with amgi-kafka: consume TOPICs in consumer
+    /// group GROUP, at least once per message, until Ctrl-C or SIGTERM.
+    Kafka(kafka::KafkaArgs),
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
@@ -73,7 +93,9 @@ pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
 impl AsyncFast {
     /// Runs the command line: `run` (default) serves the application on the embedded broker (a
     /// new one, or the one given to [`broker`](Self::broker)) until SIGINT or SIGTERM, then shuts
-    /// down gracefully (batches in flight finish); `asyncapi` prints the AsyncAPI document.
+    /// down gracefully (batches in flight finish); with the `kafka` feature,
+    /// `run kafka TOPIC… --group-id GROUP [-X key=value]…` serves on Kafka instead (`app run kafka
+    /// --help` lists the options); `asyncapi` prints the AsyncAPI document.
     ///
     /// ```no_run
     /// #[tokio::main]
@@ -98,7 +120,7 @@ impl AsyncFast {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        self.run_with_args_until(args, shutdown_signal).await
+        self.command_line(args, shutdown_signal).await
     }
 
     /// [`run`](Self::run), where `run` also stops, gracefully, when `signal` completes (as well
@@ -112,9 +134,40 @@ impl AsyncFast {
     /// # }
     /// ```
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), Error> {
+        self.run_with_args_until(std::env::args_os(), || signal)
+            .await
+    }
+
+    /// [`run_with_args`](Self::run_with_args) and [`run_until`](Self::run_until) together:
+    /// explicit arguments, and `run` also stops, gracefully, when the future that `signal`
+    /// returns completes (as well as on SIGINT or SIGTERM). `signal` is called once `run` is
+    /// about to serve, and not at all for the other commands. For tests and demos that serve
+    /// only for a while, on any server:
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), asyncfast::Error> {
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let app = asyncfast::AsyncFast::new();
+    /// let serving = tokio::spawn(app.run_with_args_until(["app", "run"], || async {
+    ///     let _ = stopped.await;
+    /// }));
+    /// // … publish, wait until the handlers saw it …
+    /// let _ = stop.send(());
+    /// serving.await.expect("not cancelled")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run_with_args_until<I, T, F, S>(self, args: I, signal: F) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+        F: FnOnce() -> S,
+        S: Future<Output = ()>,
+    {
         let stop = || {
             // Installed now, before the server starts.
             let interrupted = shutdown_signal();
+            let signal = signal();
             async move {
                 tokio::select! {
                     () = interrupted => {}
@@ -122,15 +175,11 @@ impl AsyncFast {
                 }
             }
         };
-        self.run_with_args_until(std::env::args_os(), stop).await
+        self.command_line(args, stop).await
     }
 
     /// The command line, with `run` serving until `signal()` completes.
-    pub(crate) async fn run_with_args_until<I, T, S>(
-        self,
-        args: I,
-        signal: impl FnOnce() -> S,
-    ) -> Result<(), Error>
+    async fn command_line<I, T, S>(self, args: I, signal: impl FnOnce() -> S) -> Result<(), Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
@@ -138,13 +187,30 @@ impl AsyncFast {
     {
         let cli = Cli::parse_from(args);
         match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
-            Command::Run(args) => self.serve(args, signal()).await,
+            Command::Run(args) => self.serve(args, signal).await,
             Command::Asyncapi(args) => crate::asyncapi::cli::run(&self, &args),
         }
     }
 
+    /// `run`: on the server named by its subcommand, or else on the embedded broker.
+    async fn serve<S: Future<Output = ()>>(
+        self,
+        args: RunArgs,
+        signal: impl FnOnce() -> S,
+    ) -> Result<(), Error> {
+        #[cfg(feature = "kafka")]
+        if let Some(RunServer::Kafka(kafka)) = args.server {
+            return self.serve_kafka(kafka, signal).await;
+        }
+        self.serve_memory(args, signal()).await
+    }
+
     #[cfg(feature = "memory")]
-    async fn serve(mut self, args: RunArgs, signal: impl Future<Output = ()>) -> Result<(), Error> {
+    async fn serve_memory(
+        mut self,
+        args: RunArgs,
+        signal: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
         self.validate()?;
         let broker = self.broker.take().unwrap_or_default();
         let mut server = amgi_memory::Server::new(self, broker);
@@ -165,7 +231,12 @@ impl AsyncFast {
     }
 
     #[cfg(not(feature = "memory"))]
-    async fn serve(self, _args: RunArgs, _signal: impl Future<Output = ()>) -> Result<(), Error> {
+    #[allow(clippy::unused_async)] // the signature of the `memory` version
+    async fn serve_memory(
+        self,
+        _args: RunArgs,
+        _signal: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
         self.validate()?;
         Err(Error::NoServer)
     }

@@ -63,6 +63,12 @@ pub enum Error {
          on an AMGI server"
     )]
     NoServer,
+    /// `run kafka` failed: a malformed `-X` property or one librdkafka rejects, an unreachable
+    /// broker, a group that gave no partitions, or the consumer failing while running. The
+    /// message names the option to fix; [`kind()`](amgi_kafka::Error::kind) says which it was.
+    #[cfg(feature = "kafka")]
+    #[error(transparent)]
+    Kafka(#[from] amgi_kafka::Error),
     /// Writing the AsyncAPI document failed.
     #[error("cannot write the AsyncAPI document: {0}")]
     Io(#[from] std::io::Error),

@@ -8,7 +8,7 @@
 //!
 //! Options: `--messages N` (default 200000), `--partitions N` (4), `--rounds N` (7),
 //! `--bootstrap-servers HOST:PORT` (127.0.0.1:9092), `--batch-size N` (amgi-kafka's default),
-//! `--only a` (run the variants whose name starts with `(a)`; for profiling), `-X key=value`
+//! `--only c` (run the variants whose name starts with `(c)`; for profiling), `-X key=value`
 //! (a librdkafka property for every variant's consumer), `--topic NAME` (consume a topic an
 //! earlier run filled with `--messages` messages instead of producing; for profiling).
 //!
@@ -20,7 +20,9 @@
 //! end). Variants alternate their order from round to round; the median round is reported,
 //! with the CPU time the whole process (librdkafka's threads included) spent per message.
 //!
-//! Adding a variant (the AsyncFast application, say) is one more entry in [`variants`].
+//! Variants: (a) a hand-written rdkafka loop, (b) a raw AMGI application on amgi-kafka, (c) the
+//! AsyncFast quickstart handler (`Payload<UserCreated>` + `Header<String>`) on amgi-kafka.
+//! Adding one is one more entry in [`variants`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,21 +33,23 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use amgi_core::{
     Application, ApplicationError, ReceiveEvent, Receiver, Scope, SendEvent, SharedSender,
 };
+use asyncfast::prelude::*;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header as KafkaHeader, Headers, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use tokio::sync::Notify;
 
 const PAYLOAD: &str = r#"{"id":12345,"email":"alice@example.com","tags":["new","trial","eu"]}"#;
 
 /// The payload, as every variant decodes it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[allow(dead_code)] // read through `black_box`
-struct User {
+struct UserCreated {
     id: u64,
     email: String,
     tags: Vec<String>,
@@ -134,6 +138,10 @@ fn variants() -> Vec<Variant> {
             name: "(b) raw AMGI application on amgi-kafka",
             run: |o, topic, group| Box::pin(amgi_raw(o, topic, group)),
         },
+        Variant {
+            name: "(c) AsyncFast quickstart handler on amgi-kafka",
+            run: |o, topic, group| Box::pin(asyncfast_app(o, topic, group)),
+        },
     ]
 }
 
@@ -189,7 +197,7 @@ async fn raw_rdkafka(options: Options, topic: String, group: String) -> Measurem
         if handled == 0 {
             first = Some(Instant::now());
         }
-        let user: User =
+        let user: UserCreated =
             serde_json::from_slice(message.payload().unwrap_or_default()).expect("valid JSON");
         std::hint::black_box(user);
         std::hint::black_box(correlation_id(message.headers()));
@@ -234,7 +242,7 @@ impl Application for DecodeAndAck {
                 continue;
             };
             let payload = message.payload.as_deref().unwrap_or_default();
-            match serde_json::from_slice::<User>(payload) {
+            match serde_json::from_slice::<UserCreated>(payload) {
                 Ok(user) => {
                     std::hint::black_box(user);
                     std::hint::black_box(message.headers.get(b"correlation-id"));
@@ -291,6 +299,90 @@ async fn amgi_raw(options: Options, topic: String, group: String) -> Measurement
     }
 }
 
+/// What the handler of (c) counts, as application state.
+#[derive(Debug)]
+struct Progress {
+    target: usize,
+    handled: AtomicUsize,
+    first: OnceLock<Instant>,
+    last: OnceLock<Instant>,
+    done: Notify,
+}
+
+/// The `{run}` of the topic's name (`bench-…`, a new topic for each run): required by the
+/// channel's address template, and not read, so not parsed either (no cost per message beyond
+/// the extractor call).
+#[derive(Debug)]
+struct RunId;
+
+impl std::str::FromStr for RunId {
+    type Err = std::convert::Infallible;
+
+    fn from_str(_: &str) -> Result<Self, Self::Err> {
+        Ok(Self)
+    }
+}
+
+/// The quickstart's handler, minus the `println!`: the payload decoded from JSON into
+/// `UserCreated` and the `correlation-id` header, both by extractors; returning `()` acks. It
+/// also counts what it handled, in state.
+#[channel("bench-{run}")]
+async fn handle_user_created(
+    payload: Payload<UserCreated>,
+    correlation_id: Header<String>,
+    progress: State<Progress>,
+    run: Param<RunId>,
+) {
+    std::hint::black_box(run);
+    progress.first.get_or_init(Instant::now);
+    std::hint::black_box(payload);
+    std::hint::black_box(correlation_id);
+    if progress.handled.fetch_add(1, Ordering::AcqRel) + 1 == progress.target {
+        progress.last.get_or_init(Instant::now);
+        progress.done.notify_one();
+    }
+}
+
+/// (c) The AsyncFast application (only the handler above) on amgi-kafka with its defaults,
+/// configured as (b).
+async fn asyncfast_app(options: Options, topic: String, group: String) -> Measurement {
+    assert!(
+        topic.starts_with("bench-"),
+        "(c) consumes topics named `bench-…` (its channel is `bench-{{run}}`), not `{topic}`"
+    );
+    let started = Instant::now();
+    let progress = Arc::new(Progress {
+        target: options.messages,
+        handled: AtomicUsize::new(0),
+        first: OnceLock::new(),
+        last: OnceLock::new(),
+        done: Notify::new(),
+    });
+    let app = AsyncFast::empty()
+        .state_arc(Arc::clone(&progress))
+        .channel(handler!(handle_user_created));
+    let mut server = amgi_kafka::Server::new(app, [topic])
+        .bootstrap_servers(&options.bootstrap)
+        .group_id(group);
+    for (key, value) in CONSUMER_SETTINGS {
+        server = server.set(format!("consumer.{key}"), value);
+    }
+    if let Some(size) = options.batch_size {
+        server = server.batch_size(size);
+    }
+    for (key, value) in &options.properties {
+        server = server.set(format!("consumer.{key}"), value);
+    }
+    let handle = server.start().await.expect("start");
+    progress.done.notified().await;
+    handle.shutdown().await.expect("shutdown");
+    let (first, last) = (progress.first.get().unwrap(), progress.last.get().unwrap());
+    Measurement {
+        handling: *last - *first,
+        total: *last - started,
+    }
+}
+
 async fn produce(options: &Options, topic: &str) -> Duration {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &options.bootstrap)
@@ -322,7 +414,7 @@ async fn produce(options: &Options, topic: &str) -> Duration {
     for i in 0..options.messages {
         let key = i.to_string();
         let correlation = format!("c-{i}");
-        let headers = OwnedHeaders::new().insert(Header {
+        let headers = OwnedHeaders::new().insert(KafkaHeader {
             key: "correlation-id",
             value: Some(&correlation),
         });
@@ -412,7 +504,7 @@ async fn main() {
                 cpu.as_secs_f64() * 1e6 / options.messages as f64
             });
             println!(
-                "round {round}: {:<42} {:>10.0} msg/s  {:>5.2} µs CPU/msg  (handling {:.2} s, with group join {:.2} s)",
+                "round {round}: {:<47} {:>10.0} msg/s  {:>5.2} µs CPU/msg  (handling {:.2} s, with group join {:.2} s)",
                 variant.name,
                 per_second,
                 cpu_per_message,
