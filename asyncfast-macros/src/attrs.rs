@@ -89,6 +89,23 @@ pub(crate) fn one_of(options: &[&str]) -> String {
     }
 }
 
+/// The error for an option key not in `options` inside `#[{attribute}(…)]`.
+pub(crate) fn unknown_option(
+    meta: &syn::meta::ParseNestedMeta,
+    attribute: &str,
+    options: &[&str],
+) -> syn::Error {
+    let key = meta
+        .path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    meta.error(format!(
+        "unknown `#[{attribute}]` option `{key}`\n\n= help: the options are {}",
+        one_of(options)
+    ))
+}
+
 /// The default path of the library.
 pub(crate) fn default_crate() -> Path {
     syn::parse_quote!(::asyncfast)

@@ -17,7 +17,8 @@ use syn::{Expr, FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Token, Type
 use crate::attrs::{
     ALIAS, CHANNEL_OPTIONS, CRATE, DEFAULT, DESCRIPTION, Errors, HEADER, HEADER_OPTIONS,
     HEADER_TYPE, NAME, PARAM_TYPE, PAYLOAD_TYPE, SENDS, contains_impl, default_crate, doc_comment,
-    generic_argument, header_name, one_of, plain_name, respan, template_error, value_schema,
+    generic_argument, header_name, one_of, plain_name, respan, template_error, unknown_option,
+    value_schema,
 };
 use crate::template;
 
@@ -143,15 +144,7 @@ fn parse_header_attr(attr: &syn::Attribute, param: &mut Param, errors: &mut Erro
         } else if meta.path.is_ident(DESCRIPTION) {
             param.description = Some(meta.value()?.parse::<LitStr>()?.value());
         } else {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            return Err(meta.error(format!(
-                "unknown `#[header]` option `{key}`\n\n= help: the options are {}",
-                one_of(HEADER_OPTIONS)
-            )));
+            return Err(unknown_option(&meta, HEADER, HEADER_OPTIONS));
         }
         Ok(())
     });

@@ -14,7 +14,7 @@ use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path, Type};
 use crate::attrs::{
     ADDRESS, ALIAS, BINDING, BINDING_FIELDS, CRATE, Errors, HEADER, MESSAGE, MESSAGE_OPTIONS, NAME,
     PAYLOAD, default_crate, doc_comment, header_name, one_of, option_str, respan, template_error,
-    value_schema,
+    unknown_option, value_schema,
 };
 use crate::template::{self, Part};
 
@@ -36,15 +36,7 @@ fn parse_options(input: &DeriveInput, errors: &mut Errors) -> Options {
             } else if meta.path.is_ident(CRATE) {
                 options.krate = Some(meta.value()?.call(Path::parse_mod_style)?);
             } else {
-                let key = meta
-                    .path
-                    .get_ident()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                return Err(meta.error(format!(
-                    "unknown `#[message]` option `{key}`\n\n= help: the options are {}",
-                    one_of(MESSAGE_OPTIONS)
-                )));
+                return Err(unknown_option(&meta, MESSAGE, MESSAGE_OPTIONS));
             }
             Ok(())
         });

@@ -8,24 +8,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use amgi_core::{MessageSend, SendErrorKind};
 use amgi_memory::{Broker, BrokerConfig, PublishErrorKind, Server};
-use support::{Event, Scripted, Verdict, poll_once, within};
-use tokio::sync::Semaphore;
+use support::{Event, Scripted, Verdict, poll_once, start_server, stop_server, within};
 
 #[tokio::test]
 async fn publish_waits_while_the_queue_is_full_and_resumes_after_an_ack() {
     let broker = Broker::new(BrokerConfig::new().capacity(2));
-    let gate = Arc::new(Semaphore::new(0));
-    let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app.gate(Arc::clone(&gate)), broker.clone())
-            .address("jobs")
-            .batch_size(1)
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let (app, mut events, gate) = Scripted::gated();
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("jobs")
+                .batch_size(1),
+        )
+        .await;
     for payload in ["1", "2"] {
         within(
             "publish",
@@ -52,7 +47,7 @@ async fn publish_waits_while_the_queue_is_full_and_resumes_after_an_ack() {
 
     gate.add_permits(2);
     assert_eq!(events.batch().await.payloads(), ["3"]);
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert_eq!(broker.depth("jobs"), 0);
 }
 
@@ -95,16 +90,13 @@ async fn depth_never_exceeds_capacity_under_load() {
             Verdict::Ack
         }
     });
-    let server = within(
-        "start",
+    let server = start_server(
         Server::new(app, broker.clone())
             .address("load")
             .batch_size(2)
-            .concurrency(2)
-            .start(),
+            .concurrency(2),
     )
-    .await
-    .unwrap();
+    .await;
     let producers: Vec<_> = (0..4)
         .map(|_| {
             let broker = broker.clone();
@@ -119,7 +111,7 @@ async fn depth_never_exceeds_capacity_under_load() {
     for producer in producers {
         within("producers", producer).await.unwrap();
     }
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     // Shutdown does not drain: whatever was not yet taken is still waiting.
     assert_eq!(
         acked.load(Ordering::SeqCst) + broker.depth("load"),
@@ -143,17 +135,12 @@ async fn nacked_messages_go_back_without_needing_room() {
             }
         }
     });
-    let server = within(
-        "start",
-        Server::new(app, broker.clone()).address("jobs").start(),
-    )
-    .await
-    .unwrap();
+    let server = start_server(Server::new(app, broker.clone()).address("jobs")).await;
     broker.try_publish(MessageSend::new("jobs")).unwrap();
     events.startup().await;
     events.batch().await;
     events.batch().await;
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert_eq!(deliveries.load(Ordering::SeqCst), 2);
     broker.try_publish(MessageSend::new("jobs")).unwrap();
 }
@@ -193,12 +180,7 @@ async fn message_send_from_the_application_waits_for_room() {
         .unwrap();
     let (app, mut events) =
         Scripted::new(|_| Verdict::Forward(MessageSend::new("out").payload("forwarded")));
-    let server = within(
-        "start",
-        Server::new(app, broker.clone()).address("in").start(),
-    )
-    .await
-    .unwrap();
+    let server = start_server(Server::new(app, broker.clone()).address("in")).await;
     broker.try_publish(MessageSend::new("in")).unwrap();
     events.startup().await;
     events.batch().await;
@@ -208,17 +190,13 @@ async fn message_send_from_the_application_waits_for_room() {
     assert_eq!(broker.depth("out"), 1);
 
     let (out_app, mut out_events) = Scripted::acking();
-    let out_server = within(
-        "start",
-        Server::new(out_app, broker.clone()).address("out").start(),
-    )
-    .await
-    .unwrap();
-    out_events.startup().await;
+    let out_server = out_events
+        .start(Server::new(out_app, broker.clone()).address("out"))
+        .await;
     assert_eq!(out_events.batch().await.payloads(), ["blocker"]);
     assert_eq!(out_events.batch().await.payloads(), ["forwarded"]);
-    within("shutdown", server.shutdown()).await.unwrap();
-    within("shutdown", out_server.shutdown()).await.unwrap();
+    stop_server(server).await;
+    stop_server(out_server).await;
     assert!(matches!(events.try_next(), Some(Event::Shutdown)));
     assert_eq!(broker.depth("in") + broker.in_flight("in"), 0);
 }
@@ -229,19 +207,15 @@ async fn message_send_to_a_closed_broker_fails_as_closed() {
     broker.try_publish(MessageSend::new("in")).unwrap();
     broker.close();
     let (app, mut events) = Scripted::new(|_| Verdict::Forward(MessageSend::new("out")));
-    let server = within(
-        "start",
-        Server::new(app, broker.clone()).address("in").start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let server = events
+        .start(Server::new(app, broker.clone()).address("in"))
+        .await;
     events.batch().await;
     match events.next().await {
         Event::SendFailed(kind) => assert_eq!(kind, SendErrorKind::Closed),
         other => panic!("expected a failed send, got {other:?}"),
     }
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     // Closing stops publishing, not consuming: the message was still delivered and acked.
     assert_eq!(broker.depth("in"), 0);
     assert_eq!(broker.depth("out"), 0);

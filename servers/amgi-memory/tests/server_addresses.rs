@@ -2,12 +2,9 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use amgi_core::MessageSend;
 use amgi_memory::{Broker, BrokerConfig, Server};
-use support::{Scripted, Verdict, within};
-use tokio::sync::Semaphore;
+use support::{Scripted, stop_server};
 
 // These tests run on a paused clock: `next_if_any` returning `None` then means the runtime went
 // idle with nothing more delivered.
@@ -21,23 +18,14 @@ async fn all_addresses_takes_existing_and_later_addresses_but_not_dead_letter_on
     broker
         .try_publish(MessageSend::new("parked.dlq").payload("p"))
         .unwrap();
-    let (app, mut events) = Scripted::new(|message| {
-        if message.payload.as_deref() == Some(b"reject") {
-            Verdict::Nack("rejected")
-        } else {
-            Verdict::Ack
-        }
-    });
-    let server = within(
-        "start",
-        Server::new(app, broker.clone())
-            .all_addresses()
-            .max_deliveries(1)
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let (app, mut events) = Scripted::nacking_payload(b"reject", "rejected");
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .all_addresses()
+                .max_deliveries(1),
+        )
+        .await;
     assert_eq!(events.batch().await.address, "before");
 
     // Created after start.
@@ -56,7 +44,7 @@ async fn all_addresses_takes_existing_and_later_addresses_but_not_dead_letter_on
     // Neither the dead-letter address created by dead-lettering nor the ones published to
     // directly are consumed.
     assert!(events.next_if_any().await.is_none());
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert_eq!(broker.depth("after.dlq"), 1);
     assert_eq!(broker.depth("parked.dlq"), 1);
     assert_eq!(broker.depth("later.dlq"), 1);
@@ -71,16 +59,12 @@ async fn all_addresses_honours_a_custom_dead_letter_suffix() {
         .try_publish(MessageSend::new("orders-failed"))
         .unwrap();
     let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app, broker.clone()).all_addresses().start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let server = events
+        .start(Server::new(app, broker.clone()).all_addresses())
+        .await;
     assert_eq!(events.batch().await.address, "orders.dlq");
     assert!(events.next_if_any().await.is_none());
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert_eq!(broker.depth("orders-failed"), 1);
 }
 
@@ -88,20 +72,14 @@ async fn all_addresses_honours_a_custom_dead_letter_suffix() {
 async fn named_addresses_only_are_consumed() {
     let broker = Broker::default();
     let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app, broker.clone())
-            .addresses(["a", "b"])
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let server = events
+        .start(Server::new(app, broker.clone()).addresses(["a", "b"]))
+        .await;
     broker.try_publish(MessageSend::new("c")).unwrap();
     broker.try_publish(MessageSend::new("b")).unwrap();
     assert_eq!(events.batch().await.address, "b");
     assert!(events.next_if_any().await.is_none());
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert_eq!(broker.depth("c"), 1);
 }
 
@@ -114,25 +92,21 @@ async fn an_address_named_twice_is_consumed_once() {
     broker
         .try_publish(MessageSend::new("a").payload("2"))
         .unwrap();
-    let gate = Arc::new(Semaphore::new(0));
-    let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app.gate(Arc::clone(&gate)), broker.clone())
-            .address("a")
-            .address(String::from("a"))
-            .all_addresses()
-            .batch_size(1)
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let (app, mut events, gate) = Scripted::gated();
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("a")
+                .address(String::from("a"))
+                .all_addresses()
+                .batch_size(1),
+        )
+        .await;
     assert_eq!(events.batch().await.payloads(), ["1"]);
     // A second consumer loop would take "2" while "1" is held.
     assert!(events.next_if_any().await.is_none());
     assert_eq!(broker.in_flight("a"), 1);
     gate.add_permits(2);
     assert_eq!(events.batch().await.payloads(), ["2"]);
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 }

@@ -2,32 +2,22 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use amgi_core::{Binding, Headers, KafkaBinding, MessageSend, MqttBinding, State};
 use amgi_memory::{Broker, Server};
-use support::{Scripted, within};
-use tokio::sync::Semaphore;
+use support::{Scripted, publish_payloads, start_server, stop_server};
 
 #[tokio::test]
 async fn batch_size_is_respected() {
     let broker = Broker::default();
-    for i in 0..10 {
-        broker
-            .try_publish(MessageSend::new("jobs").payload(i.to_string()))
-            .unwrap();
-    }
+    publish_payloads(&broker, "jobs", 0..10);
     let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app, broker.clone())
-            .address("jobs")
-            .batch_size(4)
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("jobs")
+                .batch_size(4),
+        )
+        .await;
     let mut sizes = Vec::new();
     let mut payloads = Vec::new();
     for _ in 0..3 {
@@ -42,48 +32,35 @@ async fn batch_size_is_respected() {
     assert_eq!(sizes, [4, 4, 2]);
     let expected: Vec<_> = (0..10).map(|i| i.to_string()).collect();
     assert_eq!(payloads, expected);
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 }
 
 #[tokio::test]
 async fn one_batch_at_a_time_is_ordered() {
     let broker = Broker::default();
     let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app, broker.clone()).address("jobs").start(),
-    )
-    .await
-    .unwrap();
+    let server = start_server(Server::new(app, broker.clone()).address("jobs")).await;
     broker.try_publish(MessageSend::new("jobs")).unwrap();
     events.startup().await;
     let batch = events.batch().await;
     assert!(batch.ordered);
     assert_eq!(batch.address, "jobs");
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 }
 
 #[tokio::test]
 async fn concurrency_runs_batches_of_one_address_side_by_side_unordered() {
     let broker = Broker::default();
-    for payload in ["1", "2", "3"] {
-        broker
-            .try_publish(MessageSend::new("jobs").payload(payload))
-            .unwrap();
-    }
-    let gate = Arc::new(Semaphore::new(0));
-    let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app.gate(Arc::clone(&gate)), broker.clone())
-            .address("jobs")
-            .batch_size(1)
-            .concurrency(2)
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    publish_payloads(&broker, "jobs", ["1", "2", "3"]);
+    let (app, mut events, gate) = Scripted::gated();
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("jobs")
+                .batch_size(1)
+                .concurrency(2),
+        )
+        .await;
     // Two batches are in flight at once while the gate holds both.
     let first = events.batch().await;
     let second = events.batch().await;
@@ -96,7 +73,7 @@ async fn concurrency_runs_batches_of_one_address_side_by_side_unordered() {
 
     gate.add_permits(3);
     assert_eq!(events.batch().await.payloads(), ["3"]);
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert_eq!(broker.depth("jobs") + broker.in_flight("jobs"), 0);
 }
 
@@ -106,15 +83,12 @@ async fn state_filled_at_startup_reaches_every_batch() {
     let state = State::new();
     state.insert(String::from("from the server"));
     let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
+    let server = start_server(
         Server::new(app.on_startup(|state| state.insert(42_u32)), broker.clone())
             .address("jobs")
-            .state(state.clone())
-            .start(),
+            .state(state.clone()),
     )
-    .await
-    .unwrap();
+    .await;
     broker.try_publish(MessageSend::new("jobs")).unwrap();
     events.startup().await;
     let batch = events.batch().await;
@@ -125,7 +99,7 @@ async fn state_filled_at_startup_reaches_every_batch() {
     );
     // The very same state the caller passed.
     assert_eq!(state.get::<u32>().as_deref(), Some(&42));
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 }
 
 #[tokio::test]
@@ -143,13 +117,9 @@ async fn headers_payload_and_first_binding_are_delivered() {
         .unwrap();
     broker.try_publish(MessageSend::new("jobs")).unwrap();
     let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app, broker.clone()).address("jobs").start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let server = events
+        .start(Server::new(app, broker.clone()).address("jobs"))
+        .await;
     let batch = events.batch().await;
     let full = &batch.messages[0];
     assert_eq!(full.headers, headers);
@@ -163,5 +133,5 @@ async fn headers_payload_and_first_binding_are_delivered() {
     assert_eq!(empty.payload, None);
     assert_eq!(empty.binding, None);
     assert_ne!(full.id, empty.id);
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 }

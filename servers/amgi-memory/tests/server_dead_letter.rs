@@ -5,7 +5,7 @@ mod support;
 use amgi_core::dead_letter::{ADDRESS_HEADER, DELIVERIES_HEADER, REASON_HEADER};
 use amgi_core::{Binding, Headers, KafkaBinding, MessageSend, MqttBinding};
 use amgi_memory::{Broker, BrokerConfig, Server};
-use support::{Scripted, Verdict, within};
+use support::{Scripted, Verdict, start_server, stop_server, within};
 
 fn header<'a>(headers: &'a Headers, name: &str) -> &'a [u8] {
     headers
@@ -16,16 +16,13 @@ fn header<'a>(headers: &'a Headers, name: &str) -> &'a [u8] {
 #[tokio::test]
 async fn dead_letter_keeps_the_message_and_adds_the_reason_headers() {
     let broker = Broker::default();
-    let (app, mut events) = Scripted::new(|_| Verdict::Nack("invalid payload: field `id` missing"));
-    let server = within(
-        "start",
+    let (app, mut events) = Scripted::nacking("invalid payload: field `id` missing");
+    let server = start_server(
         Server::new(app, broker.clone())
             .address("orders")
-            .max_deliveries(2)
-            .start(),
+            .max_deliveries(2),
     )
-    .await
-    .unwrap();
+    .await;
     let message = MessageSend::new("orders")
         .headers(Headers::new().with("trace", "t-1"))
         .payload("{}")
@@ -37,7 +34,7 @@ async fn dead_letter_keeps_the_message_and_adds_the_reason_headers() {
     events.startup().await;
     events.batch().await;
     events.batch().await;
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 
     assert_eq!(broker.depth("orders"), 0);
     assert_eq!(broker.depth("orders.dlq"), 1);
@@ -61,31 +58,17 @@ async fn dead_letter_keeps_the_message_and_adds_the_reason_headers() {
 #[tokio::test]
 async fn dead_letter_address_is_consumed_like_any_other() {
     let broker = Broker::default();
-    let (app, mut events) = Scripted::new(|message| {
-        if message.payload.as_deref() == Some(b"bad") {
-            Verdict::Nack("rejected")
-        } else {
-            Verdict::Ack
-        }
-    });
-    let server = within(
-        "start",
+    let (app, mut events) = Scripted::nacking_payload(b"bad", "rejected");
+    let server = start_server(
         Server::new(app, broker.clone())
             .address("orders")
-            .max_deliveries(1)
-            .start(),
+            .max_deliveries(1),
     )
-    .await
-    .unwrap();
+    .await;
     let (dlq_app, mut dlq_events) = Scripted::acking();
-    let dlq_server = within(
-        "start",
-        Server::new(dlq_app, broker.clone())
-            .address("orders.dlq")
-            .start(),
-    )
-    .await
-    .unwrap();
+    let dlq_server = dlq_events
+        .start(Server::new(dlq_app, broker.clone()).address("orders.dlq"))
+        .await;
     within(
         "publish",
         broker.publish(
@@ -98,7 +81,6 @@ async fn dead_letter_address_is_consumed_like_any_other() {
     .unwrap();
     events.startup().await;
     events.batch().await;
-    dlq_events.startup().await;
 
     let batch = dlq_events.batch().await;
     assert_eq!(batch.address, "orders.dlq");
@@ -109,8 +91,8 @@ async fn dead_letter_address_is_consumed_like_any_other() {
         received.binding,
         Some(Binding::Kafka(KafkaBinding::with_key("k")))
     );
-    within("shutdown", server.shutdown()).await.unwrap();
-    within("shutdown", dlq_server.shutdown()).await.unwrap();
+    stop_server(server).await;
+    stop_server(dlq_server).await;
     assert!(broker.dead_letters("orders").is_empty());
 }
 
@@ -118,20 +100,17 @@ async fn dead_letter_address_is_consumed_like_any_other() {
 async fn custom_suffix_names_the_dead_letter_address() {
     let broker = Broker::new(BrokerConfig::new().dead_letter_suffix(".failed"));
     assert_eq!(broker.dead_letter_address("orders"), "orders.failed");
-    let (app, mut events) = Scripted::new(|_| Verdict::Nack("no"));
-    let server = within(
-        "start",
+    let (app, mut events) = Scripted::nacking("no");
+    let server = start_server(
         Server::new(app, broker.clone())
             .address("orders")
-            .max_deliveries(1)
-            .start(),
+            .max_deliveries(1),
     )
-    .await
-    .unwrap();
+    .await;
     broker.try_publish(MessageSend::new("orders")).unwrap();
     events.startup().await;
     events.batch().await;
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 
     assert_eq!(broker.depth("orders.failed"), 1);
     assert_eq!(broker.depth("orders.dlq"), 0);
@@ -141,18 +120,15 @@ async fn custom_suffix_names_the_dead_letter_address() {
 #[tokio::test]
 async fn full_dead_letter_queue_drops_its_oldest_message() {
     let broker = Broker::new(BrokerConfig::new().capacity(2));
-    let (app, mut events) = Scripted::new(|_| Verdict::Nack("no"));
-    let server = within(
-        "start",
-        Server::new(app, broker.clone())
-            .address("orders")
-            .batch_size(1)
-            .max_deliveries(1)
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let (app, mut events) = Scripted::nacking("no");
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("orders")
+                .batch_size(1)
+                .max_deliveries(1),
+        )
+        .await;
     for payload in ["a", "b", "c"] {
         within(
             "publish",
@@ -162,7 +138,7 @@ async fn full_dead_letter_queue_drops_its_oldest_message() {
         .unwrap();
         assert_eq!(events.batch().await.payloads(), [payload]);
     }
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 
     let payloads: Vec<_> = broker
         .dead_letters("orders")
@@ -186,20 +162,17 @@ async fn dead_lettering_again_replaces_the_dead_letter_headers() {
             Verdict::Nack("first")
         }
     });
-    let server = within(
-        "start",
+    let server = start_server(
         Server::new(app, broker.clone())
             .addresses(["orders", "orders.dlq"])
-            .max_deliveries(1)
-            .start(),
+            .max_deliveries(1),
     )
-    .await
-    .unwrap();
+    .await;
     broker.try_publish(MessageSend::new("orders")).unwrap();
     events.startup().await;
     assert_eq!(events.batch().await.address, "orders");
     assert_eq!(events.batch().await.address, "orders.dlq");
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 
     let dead = broker.dead_letters("orders.dlq");
     assert_eq!(dead.len(), 1);

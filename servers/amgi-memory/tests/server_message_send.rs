@@ -4,7 +4,7 @@ mod support;
 
 use amgi_core::{Binding, Headers, KafkaBinding, MessageSend, SqsBinding};
 use amgi_memory::{Broker, Server};
-use support::{Scripted, Verdict, within};
+use support::{Scripted, Verdict, start_server, stop_server};
 
 #[tokio::test]
 async fn message_send_round_trip_keeps_headers_payload_and_binding() {
@@ -26,14 +26,10 @@ async fn message_send_round_trip_keeps_headers_payload_and_binding() {
             Verdict::Ack
         }
     });
-    let server = within(
-        "start",
-        Server::new(app, broker.clone())
-            .addresses(["order.created", "order.processed"])
-            .start(),
+    let server = start_server(
+        Server::new(app, broker.clone()).addresses(["order.created", "order.processed"]),
     )
-    .await
-    .unwrap();
+    .await;
     broker
         .try_publish(MessageSend::new("order.created").payload("in"))
         .unwrap();
@@ -49,7 +45,7 @@ async fn message_send_round_trip_keeps_headers_payload_and_binding() {
         received.binding,
         Some(Binding::Kafka(KafkaBinding::with_key("order-1")))
     );
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert_eq!(
         broker.depth("order.created") + broker.depth("order.processed"),
         0

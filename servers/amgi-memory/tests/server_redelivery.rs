@@ -8,22 +8,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use amgi_core::MessageSend;
 use amgi_core::batch::NOT_ACKNOWLEDGED;
 use amgi_memory::{Broker, Server};
-use support::{Event, Scripted, Verdict, within};
+use support::{Event, Scripted, Verdict, publish_payloads, start_server, stop_server, within};
 
 #[tokio::test]
 async fn nacked_message_is_delivered_exactly_max_deliveries_times() {
     let broker = Broker::default();
-    let (app, mut events) = Scripted::new(|_| Verdict::Nack("boom"));
-    let server = within(
-        "start",
-        Server::new(app, broker.clone())
-            .address("orders")
-            .max_deliveries(3)
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let (app, mut events) = Scripted::nacking("boom");
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("orders")
+                .max_deliveries(3),
+        )
+        .await;
 
     within(
         "publish",
@@ -35,7 +32,7 @@ async fn nacked_message_is_delivered_exactly_max_deliveries_times() {
         let batch = events.batch().await;
         assert_eq!(batch.payloads(), ["m"], "delivery {delivery}");
     }
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 
     // Shutdown waited for the third batch to be applied; a fourth delivery would show up here.
     assert!(matches!(events.try_next(), Some(Event::Shutdown)));
@@ -50,11 +47,7 @@ async fn nacked_message_is_delivered_exactly_max_deliveries_times() {
 #[tokio::test]
 async fn redelivered_message_goes_to_the_front_of_the_queue() {
     let broker = Broker::default();
-    for payload in ["a", "b", "c"] {
-        broker
-            .try_publish(MessageSend::new("orders").payload(payload))
-            .unwrap();
-    }
+    publish_payloads(&broker, "orders", ["a", "b", "c"]);
     let nacked_once = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&nacked_once);
     let (app, mut events) = Scripted::new(move |message| {
@@ -64,16 +57,13 @@ async fn redelivered_message_goes_to_the_front_of_the_queue() {
             Verdict::Ack
         }
     });
-    let server = within(
-        "start",
-        Server::new(app, broker.clone())
-            .address("orders")
-            .batch_size(1)
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("orders")
+                .batch_size(1),
+        )
+        .await;
 
     let mut order = Vec::new();
     for _ in 0..4 {
@@ -81,7 +71,7 @@ async fn redelivered_message_goes_to_the_front_of_the_queue() {
     }
     // Requeued at the back, the order would be a, b, c, a.
     assert_eq!(order, ["a", "a", "b", "c"]);
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert_eq!(broker.depth("orders"), 0);
     assert!(broker.dead_letters("orders").is_empty());
 }
@@ -90,22 +80,19 @@ async fn redelivered_message_goes_to_the_front_of_the_queue() {
 async fn unanswered_message_is_redelivered_then_dead_lettered_as_not_acknowledged() {
     let broker = Broker::default();
     let (app, mut events) = Scripted::new(|_| Verdict::Ignore);
-    let server = within(
-        "start",
+    let server = start_server(
         Server::new(app, broker.clone())
             .address("orders")
-            .max_deliveries(2)
-            .start(),
+            .max_deliveries(2),
     )
-    .await
-    .unwrap();
+    .await;
     broker
         .try_publish(MessageSend::new("orders").payload("x"))
         .unwrap();
     events.startup().await;
     assert_eq!(events.batch().await.payloads(), ["x"]);
     assert_eq!(events.batch().await.payloads(), ["x"]);
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 
     let dead = broker.dead_letters("orders");
     assert_eq!(dead.len(), 1);
@@ -116,30 +103,23 @@ async fn unanswered_message_is_redelivered_then_dead_lettered_as_not_acknowledge
 #[tokio::test]
 async fn only_the_nacked_messages_of_a_batch_come_back() {
     let broker = Broker::default();
-    for payload in ["1", "2", "3", "4"] {
-        broker
-            .try_publish(MessageSend::new("orders").payload(payload))
-            .unwrap();
-    }
+    publish_payloads(&broker, "orders", ["1", "2", "3", "4"]);
     let (app, mut events) = Scripted::new(|message| match message.payload.as_deref() {
         Some(b"2" | b"4") => Verdict::Nack("even"),
         _ => Verdict::Ack,
     });
-    let server = within(
-        "start",
-        Server::new(app, broker.clone())
-            .address("orders")
-            .batch_size(4)
-            .max_deliveries(2)
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("orders")
+                .batch_size(4)
+                .max_deliveries(2),
+        )
+        .await;
     assert_eq!(events.batch().await.payloads(), ["1", "2", "3", "4"]);
     // Both nacked messages come back together, in their order.
     assert_eq!(events.batch().await.payloads(), ["2", "4"]);
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
 
     let reasons: Vec<_> = broker
         .dead_letters("orders")
@@ -158,20 +138,17 @@ async fn only_the_nacked_messages_of_a_batch_come_back() {
 #[tokio::test]
 async fn max_deliveries_zero_still_delivers_once() {
     let broker = Broker::default();
-    let (app, mut events) = Scripted::new(|_| Verdict::Nack("no"));
-    let server = within(
-        "start",
+    let (app, mut events) = Scripted::nacking("no");
+    let server = start_server(
         Server::new(app, broker.clone())
             .address("orders")
-            .max_deliveries(0)
-            .start(),
+            .max_deliveries(0),
     )
-    .await
-    .unwrap();
+    .await;
     broker.try_publish(MessageSend::new("orders")).unwrap();
     events.startup().await;
     events.batch().await;
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert!(matches!(events.try_next(), Some(Event::Shutdown)));
     assert_eq!(broker.dead_letters("orders").len(), 1);
     assert_eq!(broker.dead_letters("orders")[0].deliveries, 1);

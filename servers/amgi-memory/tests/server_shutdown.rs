@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use amgi_core::{LifespanError, MessageSend};
 use amgi_memory::{Broker, Server, ServerError};
-use support::{Event, Scripted, poll_once, within};
+use support::{Event, Scripted, poll_once, publish_payloads, start_server, stop_server, within};
 use tokio::sync::{Semaphore, oneshot};
 
 // On a paused clock the runtime advances time only when every task waits, so `next_if_any`
@@ -15,16 +15,8 @@ use tokio::sync::{Semaphore, oneshot};
 #[tokio::test(start_paused = true)]
 async fn shutdown_waits_for_the_batch_in_flight() {
     let broker = Broker::default();
-    let gate = Arc::new(Semaphore::new(0));
-    let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app.gate(Arc::clone(&gate)), broker.clone())
-            .address("jobs")
-            .start(),
-    )
-    .await
-    .unwrap();
+    let (app, mut events, gate) = Scripted::gated();
+    let server = start_server(Server::new(app, broker.clone()).address("jobs")).await;
     broker
         .try_publish(MessageSend::new("jobs").payload("slow"))
         .unwrap();
@@ -50,23 +42,15 @@ async fn shutdown_waits_for_the_batch_in_flight() {
 #[tokio::test(start_paused = true)]
 async fn messages_not_taken_stay_in_the_broker_for_the_next_server() {
     let broker = Broker::default();
-    for payload in ["1", "2", "3"] {
-        broker
-            .try_publish(MessageSend::new("jobs").payload(payload))
-            .unwrap();
-    }
-    let gate = Arc::new(Semaphore::new(0));
-    let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app.gate(Arc::clone(&gate)), broker.clone())
-            .address("jobs")
-            .batch_size(1)
-            .start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    publish_payloads(&broker, "jobs", ["1", "2", "3"]);
+    let (app, mut events, gate) = Scripted::gated();
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("jobs")
+                .batch_size(1),
+        )
+        .await;
     assert_eq!(events.batch().await.payloads(), ["1"]);
     let mut shutdown = pin!(server.shutdown());
     assert!(poll_once(shutdown.as_mut()).await.is_pending());
@@ -77,15 +61,11 @@ async fn messages_not_taken_stay_in_the_broker_for_the_next_server() {
     assert_eq!(broker.in_flight("jobs"), 0);
 
     let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app, broker.clone()).address("jobs").start(),
-    )
-    .await
-    .unwrap();
-    events.startup().await;
+    let server = events
+        .start(Server::new(app, broker.clone()).address("jobs"))
+        .await;
     assert_eq!(events.batch().await.payloads(), ["2", "3"]);
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert_eq!(broker.depth("jobs"), 0);
 }
 
@@ -96,15 +76,10 @@ async fn lifespan_startup_comes_before_the_first_batch_and_shutdown_after_the_la
         .try_publish(MessageSend::new("jobs").payload("early"))
         .unwrap();
     let (app, mut events) = Scripted::acking();
-    let server = within(
-        "start",
-        Server::new(app, broker.clone()).address("jobs").start(),
-    )
-    .await
-    .unwrap();
+    let server = start_server(Server::new(app, broker.clone()).address("jobs")).await;
     assert!(matches!(events.next().await, Event::Startup));
     assert_eq!(events.batch().await.payloads(), ["early"]);
-    within("shutdown", server.shutdown()).await.unwrap();
+    stop_server(server).await;
     assert!(matches!(events.next().await, Event::Shutdown));
     assert!(events.try_next().is_none());
 }
@@ -176,14 +151,9 @@ fn a_batch_dropped_with_its_runtime_goes_back_to_the_queue() {
     let gate = Arc::new(Semaphore::new(0));
     let handle = runtime.block_on(async {
         let (app, mut events) = Scripted::acking();
-        let handle = within(
-            "start",
-            Server::new(app.gate(Arc::clone(&gate)), broker.clone())
-                .address("jobs")
-                .start(),
-        )
-        .await
-        .unwrap();
+        let handle =
+            start_server(Server::new(app.gate(Arc::clone(&gate)), broker.clone()).address("jobs"))
+                .await;
         events.startup().await;
         events.batch().await;
         handle

@@ -13,6 +13,7 @@ use amgi_core::{
     Application, ApplicationError, MessageReceive, MessageSend, ReceiveEvent, Receiver, Scope,
     SendErrorKind, SendEvent, SharedSender, State,
 };
+use amgi_memory::{Broker, Server, ServerHandle};
 use tokio::sync::{Semaphore, mpsc};
 
 /// How long any one wait in a test may take.
@@ -23,6 +24,29 @@ pub(crate) async fn within<F: Future>(what: &str, future: F) -> F::Output {
     tokio::time::timeout(WAIT, future)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// Starts `server`, failing the test if it does not start in time or fails to start.
+pub(crate) async fn start_server<A: Application>(server: Server<A>) -> ServerHandle {
+    within("start", server.start()).await.unwrap()
+}
+
+/// Shuts `server` down, failing the test if it does not stop in time or fails to stop.
+pub(crate) async fn stop_server(server: ServerHandle) {
+    within("shutdown", server.shutdown()).await.unwrap();
+}
+
+/// Publishes one message with each of `payloads` to `address`, without waiting for room.
+pub(crate) fn publish_payloads<P: ToString>(
+    broker: &Broker,
+    address: &str,
+    payloads: impl IntoIterator<Item = P>,
+) {
+    for payload in payloads {
+        broker
+            .try_publish(MessageSend::new(address).payload(payload.to_string()))
+            .unwrap();
+    }
 }
 
 /// Polls `future` once and reports whether it completed.
@@ -107,6 +131,30 @@ impl Scripted {
     /// Acks everything.
     pub(crate) fn acking() -> (Self, Events) {
         Self::new(|_| Verdict::Ack)
+    }
+
+    /// Acks everything, each batch first taking a permit of the returned gate, which starts
+    /// with none.
+    pub(crate) fn gated() -> (Self, Events, Arc<Semaphore>) {
+        let gate = Arc::new(Semaphore::new(0));
+        let (app, events) = Self::acking();
+        (app.gate(Arc::clone(&gate)), events, gate)
+    }
+
+    /// Nacks everything with `reason`.
+    pub(crate) fn nacking(reason: &'static str) -> (Self, Events) {
+        Self::new(move |_| Verdict::Nack(reason))
+    }
+
+    /// Nacks the messages whose payload is `payload` with `reason`, acks the others.
+    pub(crate) fn nacking_payload(payload: &'static [u8], reason: &'static str) -> (Self, Events) {
+        Self::new(move |message| {
+            if message.payload.as_deref() == Some(payload) {
+                Verdict::Nack(reason)
+            } else {
+                Verdict::Ack
+            }
+        })
     }
 
     /// Every batch takes one permit of `gate` after reporting itself and before answering.
@@ -229,6 +277,14 @@ impl Events {
             Event::Startup => {}
             other => panic!("expected lifespan startup, got {other:?}"),
         }
+    }
+
+    /// Starts `server` running this application, then expects lifespan startup as the next
+    /// event.
+    pub(crate) async fn start<A: Application>(&mut self, server: Server<A>) -> ServerHandle {
+        let handle = start_server(server).await;
+        self.startup().await;
+        handle
     }
 
     /// An event already reported, if any.
