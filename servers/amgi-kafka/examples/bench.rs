@@ -219,11 +219,7 @@ async fn raw_rdkafka(options: Options, topic: String, group: String) -> Measurem
 
 /// The application of (b): decode, read the header, ack.
 struct DecodeAndAck {
-    target: usize,
-    handled: AtomicUsize,
-    first: OnceLock<Instant>,
-    last: OnceLock<Instant>,
-    done: Notify,
+    progress: Arc<Progress>,
 }
 
 impl Application for DecodeAndAck {
@@ -236,7 +232,7 @@ impl Application for DecodeAndAck {
         let Scope::Message(_) = scope else {
             return Err(ApplicationError::unsupported_scope(scope.kind()));
         };
-        self.first.get_or_init(Instant::now);
+        self.progress.first.get_or_init(Instant::now);
         loop {
             let ReceiveEvent::Message(message) = receive.receive().await? else {
                 continue;
@@ -256,10 +252,7 @@ impl Application for DecodeAndAck {
                     .await?;
                 }
             }
-            if self.handled.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
-                self.last.get_or_init(Instant::now);
-                self.done.notify_one();
-            }
+            self.progress.count_one();
             if !message.more_messages {
                 return Ok(());
             }
@@ -270,14 +263,55 @@ impl Application for DecodeAndAck {
 /// (b) The same work as a raw AMGI application run by amgi-kafka with its defaults.
 async fn amgi_raw(options: Options, topic: String, group: String) -> Measurement {
     let started = Instant::now();
-    let app = Arc::new(DecodeAndAck {
-        target: options.messages,
-        handled: AtomicUsize::new(0),
-        first: OnceLock::new(),
-        last: OnceLock::new(),
-        done: Notify::new(),
-    });
-    let mut server = amgi_kafka::Server::new(Arc::clone(&app), [topic])
+    let progress = Progress::new(options.messages);
+    let app = DecodeAndAck {
+        progress: Arc::clone(&progress),
+    };
+    serve_on_kafka(app, &progress, &options, topic, group, started).await
+}
+
+/// What the applications of (b) and (c) count: when the first message arrived, when the last
+/// one was handled.
+#[derive(Debug)]
+struct Progress {
+    target: usize,
+    handled: AtomicUsize,
+    first: OnceLock<Instant>,
+    last: OnceLock<Instant>,
+    done: Notify,
+}
+
+impl Progress {
+    fn new(target: usize) -> Arc<Self> {
+        Arc::new(Self {
+            target,
+            handled: AtomicUsize::new(0),
+            first: OnceLock::new(),
+            last: OnceLock::new(),
+            done: Notify::new(),
+        })
+    }
+
+    /// Counts one handled message; the last one stops the clock and wakes the bench.
+    fn count_one(&self) {
+        if self.handled.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
+            self.last.get_or_init(Instant::now);
+            self.done.notify_one();
+        }
+    }
+}
+
+/// Runs `app` on amgi-kafka, configured the same way for (b) and (c), until `progress` has
+/// counted every message; then shuts down and reports the times.
+async fn serve_on_kafka<A: Application>(
+    app: A,
+    progress: &Progress,
+    options: &Options,
+    topic: String,
+    group: String,
+    started: Instant,
+) -> Measurement {
+    let mut server = amgi_kafka::Server::new(app, [topic])
         .bootstrap_servers(&options.bootstrap)
         .group_id(group);
     for (key, value) in CONSUMER_SETTINGS {
@@ -290,23 +324,13 @@ async fn amgi_raw(options: Options, topic: String, group: String) -> Measurement
         server = server.set(format!("consumer.{key}"), value);
     }
     let handle = server.start().await.expect("start");
-    app.done.notified().await;
+    progress.done.notified().await;
     handle.shutdown().await.expect("shutdown");
-    let (first, last) = (app.first.get().unwrap(), app.last.get().unwrap());
+    let (first, last) = (progress.first.get().unwrap(), progress.last.get().unwrap());
     Measurement {
         handling: *last - *first,
         total: *last - started,
     }
-}
-
-/// What the handler of (c) counts, as application state.
-#[derive(Debug)]
-struct Progress {
-    target: usize,
-    handled: AtomicUsize,
-    first: OnceLock<Instant>,
-    last: OnceLock<Instant>,
-    done: Notify,
 }
 
 /// The `{run}` of the topic's name (`bench-…`, a new topic for each run): required by the
@@ -337,10 +361,7 @@ async fn handle_user_created(
     progress.first.get_or_init(Instant::now);
     std::hint::black_box(payload);
     std::hint::black_box(correlation_id);
-    if progress.handled.fetch_add(1, Ordering::AcqRel) + 1 == progress.target {
-        progress.last.get_or_init(Instant::now);
-        progress.done.notify_one();
-    }
+    progress.count_one();
 }
 
 /// (c) The AsyncFast application (only the handler above) on amgi-kafka with its defaults,
@@ -351,36 +372,11 @@ async fn asyncfast_app(options: Options, topic: String, group: String) -> Measur
         "(c) consumes topics named `bench-…` (its channel is `bench-{{run}}`), not `{topic}`"
     );
     let started = Instant::now();
-    let progress = Arc::new(Progress {
-        target: options.messages,
-        handled: AtomicUsize::new(0),
-        first: OnceLock::new(),
-        last: OnceLock::new(),
-        done: Notify::new(),
-    });
+    let progress = Progress::new(options.messages);
     let app = AsyncFast::empty()
         .state_arc(Arc::clone(&progress))
         .channel(handler!(handle_user_created));
-    let mut server = amgi_kafka::Server::new(app, [topic])
-        .bootstrap_servers(&options.bootstrap)
-        .group_id(group);
-    for (key, value) in CONSUMER_SETTINGS {
-        server = server.set(format!("consumer.{key}"), value);
-    }
-    if let Some(size) = options.batch_size {
-        server = server.batch_size(size);
-    }
-    for (key, value) in &options.properties {
-        server = server.set(format!("consumer.{key}"), value);
-    }
-    let handle = server.start().await.expect("start");
-    progress.done.notified().await;
-    handle.shutdown().await.expect("shutdown");
-    let (first, last) = (progress.first.get().unwrap(), progress.last.get().unwrap());
-    Measurement {
-        handling: *last - *first,
-        total: *last - started,
-    }
+    serve_on_kafka(app, &progress, &options, topic, group, started).await
 }
 
 async fn produce(options: &Options, topic: &str) -> Duration {
