@@ -16,8 +16,8 @@ use futures_util::FutureExt;
 
 use crate::{
     Application, ApplicationError, Binding, EventFuture, Headers, MessageId, MessageReceive,
-    MessageScope, MessageSend, ReceiveError, ReceiveErrorKind, ReceiveEvent, Receiver, Scope,
-    SendError, SendErrorKind, SendEvent, Sender,
+    MessageScope, MessageSend, NackRetry, ReceiveError, ReceiveErrorKind, ReceiveEvent, Receiver,
+    Scope, SendError, SendErrorKind, SendEvent, Sender,
 };
 
 /// The reason given for a message the application neither acked nor nacked.
@@ -58,20 +58,43 @@ pub enum Outcome {
     /// The application acked it.
     Acked,
     /// The application nacked it, or did not answer (reason [`NOT_ACKNOWLEDGED`]), or failed.
-    Nacked(Cow<'static, str>),
+    Nacked {
+        /// Why.
+        reason: Cow<'static, str>,
+        /// How the application asked for it to be retried ([`NackRetry::Policy`] when it did
+        /// not answer).
+        retry: NackRetry,
+    },
+    /// Left unanswered after an earlier message of the same **ordered** batch was nacked: the
+    /// application stopped there so that order holds. The server redelivers it after the
+    /// nacked message, without counting a delivery against it.
+    Skipped,
 }
 
 impl Outcome {
+    /// A nack retried as the server's policy says.
+    pub fn nacked(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::Nacked {
+            reason: reason.into(),
+            retry: NackRetry::Policy,
+        }
+    }
+
     /// Whether the message was acked.
     pub fn is_acked(&self) -> bool {
         matches!(self, Self::Acked)
     }
 
+    /// Whether the message was skipped (see [`Outcome::Skipped`]).
+    pub fn is_skipped(&self) -> bool {
+        matches!(self, Self::Skipped)
+    }
+
     /// The nack reason, if nacked.
     pub fn nack_reason(&self) -> Option<&str> {
         match self {
-            Self::Acked => None,
-            Self::Nacked(reason) => Some(reason),
+            Self::Nacked { reason, .. } => Some(reason),
+            Self::Acked | Self::Skipped => None,
         }
     }
 }
@@ -91,9 +114,17 @@ impl BatchReport {
         self.outcomes.iter().filter(|o| o.is_acked()).count()
     }
 
-    /// Number of nacked messages (including unanswered ones).
+    /// Number of nacked messages (including unanswered ones, not skipped ones).
     pub fn nacked(&self) -> usize {
-        self.outcomes.len() - self.acked()
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Nacked { .. }))
+            .count()
+    }
+
+    /// Number of skipped messages (see [`Outcome::Skipped`]).
+    pub fn skipped(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.is_skipped()).count()
     }
 }
 
@@ -106,7 +137,7 @@ const EXPIRED: u8 = 4;
 #[derive(Default)]
 struct Slot {
     state: AtomicU8,
-    reason: OnceLock<Cow<'static, str>>,
+    reason: OnceLock<(Cow<'static, str>, NackRetry)>,
 }
 
 /// Tracks the acks and nacks of one batch without locks: one atomic per message.
@@ -154,16 +185,23 @@ impl AckTracker {
         self.settle(id, ACKED).map(|_| ())
     }
 
-    fn nack(&self, id: MessageId, reason: Cow<'static, str>) -> Result<(), SendError> {
+    fn nack(
+        &self,
+        id: MessageId,
+        reason: Cow<'static, str>,
+        retry: NackRetry,
+    ) -> Result<(), SendError> {
         let slot = self.settle(id, NACKING)?;
-        let _ = slot.reason.set(reason);
+        let _ = slot.reason.set((reason, retry));
         slot.state.store(NACKED, Ordering::Release);
         Ok(())
     }
 
-    /// Ends the batch: every message not yet answered becomes nacked with `reason`.
-    fn finish(&self, unanswered: &Cow<'static, str>) -> Vec<Outcome> {
+    /// Ends the batch: every message not yet answered becomes nacked with `unanswered`, or, in
+    /// an `ordered` batch after a nacked message, [`Outcome::Skipped`].
+    fn finish(&self, unanswered: &Cow<'static, str>, ordered: bool) -> Vec<Outcome> {
         #![allow(clippy::ptr_arg)] // cloning the Cow keeps a borrowed reason borrowed
+        let mut after_nack = false;
         self.slots
             .iter()
             .map(|slot| {
@@ -173,17 +211,19 @@ impl AckTracker {
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => Outcome::Nacked(unanswered.clone()),
+                    Ok(_) if after_nack => Outcome::Skipped,
+                    Ok(_) => Outcome::nacked(unanswered.clone()),
                     Err(ACKED) => Outcome::Acked,
                     Err(_) => {
+                        after_nack = ordered;
                         // NACKING is only seen if a nack races with the end of the call, which
                         // cannot happen once the call has returned; the reason is set first.
-                        Outcome::Nacked(
-                            slot.reason
-                                .get()
-                                .cloned()
-                                .unwrap_or(Cow::Borrowed(NOT_ACKNOWLEDGED)),
-                        )
+                        let (reason, retry) = slot
+                            .reason
+                            .get()
+                            .cloned()
+                            .unwrap_or((Cow::Borrowed(NOT_ACKNOWLEDGED), NackRetry::Policy));
+                        Outcome::Nacked { reason, retry }
                     }
                 }
             })
@@ -200,7 +240,9 @@ impl Sender for BatchSender {
     fn send(&self, event: SendEvent) -> EventFuture<'_, Result<(), SendError>> {
         match event {
             SendEvent::Ack(ack) => EventFuture::ready(self.tracker.ack(ack.id)),
-            SendEvent::Nack(nack) => EventFuture::ready(self.tracker.nack(nack.id, nack.message)),
+            SendEvent::Nack(nack) => {
+                EventFuture::ready(self.tracker.nack(nack.id, nack.message, nack.retry))
+            }
             SendEvent::Send(message) => self.publisher.publish(message),
             other => EventFuture::ready(Err(SendError::new(SendErrorKind::UnexpectedEvent)
                 .with_detail(format!("`{}` in a message scope", other.kind())))),
@@ -293,6 +335,9 @@ impl<A: Application> BatchDispatcher<A> {
 
     /// Calls the application once with `messages` as one batch and reports how each ended.
     ///
+    /// In an [ordered](MessageScope::ordered) batch, messages left unanswered after a nacked
+    /// one are [`Outcome::Skipped`]: the server redelivers them after it, uncounted.
+    ///
     /// An empty batch does not call the application. A failing or panicking application is
     /// reported in [`BatchReport::error`]; its unanswered messages are nacked with the failure.
     pub async fn dispatch(
@@ -308,6 +353,7 @@ impl<A: Application> BatchDispatcher<A> {
             };
         }
         let base = self.next_id.fetch_add(len as u64, Ordering::Relaxed);
+        let ordered = scope.ordered;
         let sender = Arc::new(BatchSender {
             tracker: AckTracker::new(base, len),
             publisher: Arc::clone(&self.publisher),
@@ -337,7 +383,7 @@ impl<A: Application> BatchDispatcher<A> {
             tracing::warn!(%error, "application failed while handling a batch");
         }
         BatchReport {
-            outcomes: sender.tracker.finish(&unanswered),
+            outcomes: sender.tracker.finish(&unanswered, ordered),
             error,
         }
     }

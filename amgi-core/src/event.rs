@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -102,13 +103,52 @@ pub struct MessageAck {
     pub id: MessageId,
 }
 
+/// How a nacked message is to be retried: the `nack.retry` extension of AMGI.
+///
+/// A server that honours it says so with [`NackRetrySupport`](crate::extension::NackRetrySupport)
+/// in the scope's extensions; a server without it treats every nack as [`NackRetry::Policy`].
+///
+/// ```
+/// use std::time::Duration;
+/// use amgi_core::{MessageId, NackRetry, SendEvent};
+///
+/// let never = SendEvent::nack_with(MessageId::new(1), "not JSON", NackRetry::Never);
+/// let later = NackRetry::After(Duration::from_secs(30));
+/// assert_eq!(NackRetry::default(), NackRetry::Policy);
+/// assert!(!later.is_never());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NackRetry {
+    /// Redeliver as the server's retry policy says (backoff, then the dead-letter address after
+    /// the last allowed delivery). The default.
+    #[default]
+    Policy,
+    /// Never redeliver: the message can never succeed (an undecodable payload, a missing
+    /// header), so it goes to the dead-letter address now.
+    Never,
+    /// Redeliver after this delay instead of the policy's backoff. The delivery still counts
+    /// against the server's maximum number of deliveries.
+    After(Duration),
+}
+
+impl NackRetry {
+    /// Whether the message is never to be redelivered.
+    pub fn is_never(self) -> bool {
+        self == Self::Never
+    }
+}
+
 /// `message.nack`: the message could not be handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MessageNack {
     /// Id of the message.
     pub id: MessageId,
     /// Why the message could not be handled.
     pub message: Cow<'static, str>,
+    /// How to retry it (the `nack.retry` extension; [`NackRetry::Policy`] by default).
+    pub retry: NackRetry,
 }
 
 /// `message.send`: publish a message.
@@ -200,11 +240,21 @@ impl SendEvent {
         Self::Ack(MessageAck { id })
     }
 
-    /// `message.nack` for `id` with a reason.
+    /// `message.nack` for `id` with a reason, retried as the server's policy says.
     pub fn nack(id: MessageId, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::nack_with(id, message, NackRetry::Policy)
+    }
+
+    /// `message.nack` for `id` with a reason and how to retry it.
+    pub fn nack_with(
+        id: MessageId,
+        message: impl Into<Cow<'static, str>>,
+        retry: NackRetry,
+    ) -> Self {
         Self::Nack(MessageNack {
             id,
             message: message.into(),
+            retry,
         })
     }
 

@@ -61,6 +61,7 @@ pub mod conformance;
 pub mod dead_letter;
 mod error;
 mod event;
+pub mod extension;
 mod future;
 mod headers;
 pub mod lifespan;
@@ -79,7 +80,8 @@ pub use error::{
     SendError, SendErrorKind,
 };
 pub use event::{
-    MessageAck, MessageId, MessageNack, MessageReceive, MessageSend, ReceiveEvent, SendEvent,
+    MessageAck, MessageId, MessageNack, MessageReceive, MessageSend, NackRetry, ReceiveEvent,
+    SendEvent,
 };
 pub use future::EventFuture;
 pub use headers::Headers;

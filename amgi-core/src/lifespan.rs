@@ -180,6 +180,16 @@ impl Lifespan {
         state: State,
         options: LifespanOptions,
     ) -> Result<Self, LifespanError> {
+        Self::startup_scope(app, LifespanScope::new(state), options).await
+    }
+
+    /// [`Lifespan::startup`] with a scope of the server's making, for example one whose
+    /// extensions carry the server's [`ServerPublisher`](crate::extension::ServerPublisher).
+    pub async fn startup_scope<A: Application>(
+        app: Arc<A>,
+        scope: LifespanScope,
+        options: LifespanOptions,
+    ) -> Result<Self, LifespanError> {
         let (events_tx, events_rx) = mpsc::channel(2);
         let (replies_tx, replies_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
@@ -187,11 +197,7 @@ impl Lifespan {
             let sender: crate::SharedSender = Arc::new(LifespanSender {
                 replies: replies_tx,
             });
-            let call = app.call(
-                Scope::Lifespan(LifespanScope::new(state)),
-                &mut receiver,
-                sender,
-            );
+            let call = app.call(Scope::Lifespan(scope), &mut receiver, sender);
             AssertUnwindSafe(call)
                 .catch_unwind()
                 .await

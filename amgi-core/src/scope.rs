@@ -84,6 +84,14 @@ impl MessageScope {
         self.extensions = extensions;
         self
     }
+
+    /// Adds one extension, such as
+    /// [`NackRetrySupport`](crate::extension::NackRetrySupport).
+    #[must_use]
+    pub fn with_extension<T: Send + Sync + 'static>(mut self, extension: T) -> Self {
+        self.extensions.insert(extension);
+        self
+    }
 }
 
 /// The scope of the lifespan call, which lasts as long as the server runs.
@@ -103,14 +111,25 @@ pub struct LifespanScope {
     pub amgi: AmgiInfo,
     /// State the application may fill during startup; every message scope shares it.
     pub state: State,
+    /// Server-specific extras, such as the server's
+    /// [`ServerPublisher`](crate::extension::ServerPublisher).
+    pub extensions: Extensions,
 }
 
 impl LifespanScope {
-    /// A lifespan scope sharing `state`.
+    /// A lifespan scope sharing `state`, with no extensions.
     pub fn new(state: State) -> Self {
         Self {
             amgi: AmgiInfo::default(),
             state,
+            extensions: Extensions::new(),
         }
+    }
+
+    /// Adds one extension.
+    #[must_use]
+    pub fn with_extension<T: Send + Sync + 'static>(mut self, extension: T) -> Self {
+        self.extensions.insert(extension);
+        self
     }
 }

@@ -14,6 +14,8 @@ enum Action {
     LifespanEvent,
     Fail,
     Panic,
+    /// Acks the first message, nacks the second (retry never) and answers nothing else.
+    StopAtSecond,
 }
 
 struct Script {
@@ -89,6 +91,17 @@ impl Application for Script {
                     send.send(SendEvent::ack(m.id)).await?;
                     panic!("handler bug");
                 }
+                Action::StopAtSecond => {
+                    let seen = self.seen.lock().unwrap().len();
+                    let event = match seen {
+                        1 => Some(SendEvent::ack(m.id)),
+                        2 => Some(SendEvent::nack_with(m.id, "bad", NackRetry::Never)),
+                        _ => None,
+                    };
+                    if let Some(event) = event {
+                        self.record(send.send(event).await);
+                    }
+                }
             }
             if !m.more_messages {
                 // Receiving past the end is an error, not a hang.
@@ -113,13 +126,21 @@ impl Publisher for Recording {
 }
 
 async fn run(action: Action, n: usize) -> (Arc<Script>, BatchReport, Arc<Recording>) {
+    run_scope(action, n, MessageScope::new("in")).await
+}
+
+async fn run_scope(
+    action: Action,
+    n: usize,
+    scope: MessageScope,
+) -> (Arc<Script>, BatchReport, Arc<Recording>) {
     let app = Script::new(action);
     let publisher = Arc::new(Recording::default());
     let dispatcher = BatchDispatcher::new(Arc::clone(&app), publisher.clone());
     let messages = (0..n)
         .map(|i| IncomingMessage::new(Headers::new(), Some(Bytes::from(i.to_string())), None))
         .collect();
-    let report = dispatcher.dispatch(MessageScope::new("in"), messages).await;
+    let report = dispatcher.dispatch(scope, messages).await;
     (app, report, publisher)
 }
 
@@ -145,10 +166,36 @@ async fn nack_keeps_the_reason() {
 #[tokio::test]
 async fn unanswered_messages_are_nacked_as_not_acknowledged() {
     let (_, report, _) = run(Action::Ignore, 2).await;
+    assert_eq!(report.outcomes, vec![Outcome::nacked(NOT_ACKNOWLEDGED); 2]);
+}
+
+#[tokio::test]
+async fn ordered_batch_skips_what_follows_a_nack() {
+    let scope = MessageScope::new("in").ordered(true);
+    let (_, report, _) = run_scope(Action::StopAtSecond, 4, scope).await;
     assert_eq!(
         report.outcomes,
-        vec![Outcome::Nacked(NOT_ACKNOWLEDGED.into()); 2]
+        [
+            Outcome::Acked,
+            Outcome::Nacked {
+                reason: "bad".into(),
+                retry: NackRetry::Never
+            },
+            Outcome::Skipped,
+            Outcome::Skipped
+        ]
     );
+    assert_eq!(
+        (report.acked(), report.nacked(), report.skipped()),
+        (1, 1, 2)
+    );
+}
+
+#[tokio::test]
+async fn unordered_batch_nacks_unanswered_messages() {
+    let (_, report, _) = run(Action::StopAtSecond, 3).await;
+    assert_eq!(report.outcomes[2], Outcome::nacked(NOT_ACKNOWLEDGED));
+    assert_eq!(report.skipped(), 0);
 }
 
 #[tokio::test]

@@ -85,7 +85,6 @@ mod error;
 mod fetch;
 mod group;
 mod handle;
-mod offsets;
 mod partition;
 mod publisher;
 mod server;

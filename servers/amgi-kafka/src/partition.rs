@@ -12,8 +12,8 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use crate::config::{DeadLetter, RetryPolicy};
 use crate::dead_letter::{self, Origin};
 use crate::fetch::FetchedBatch;
-use crate::offsets::OffsetTracker;
 use crate::publisher::{KafkaPublisher, Record};
+use amgi_server::OffsetTracker;
 
 /// A flag that tasks can wait on.
 #[derive(Debug, Default)]
@@ -199,7 +199,8 @@ impl<A: Application> Worker<'_, A> {
             for (&index, outcome) in pending.iter().zip(outcomes) {
                 match outcome {
                     Outcome::Acked => self.finish(batch.offset(index)),
-                    Outcome::Nacked(reason) => nacked.push((index, reason)),
+                    Outcome::Nacked { reason, .. } => nacked.push((index, reason)),
+                    Outcome::Skipped => nacked.push((index, "skipped".into())),
                 }
             }
             if nacked.is_empty() {

@@ -233,8 +233,9 @@ impl InFlight<'_> {
         let queue = self.queue;
         let count = self.messages.len();
         for (message, outcome) in self.messages.iter().zip(&outcomes) {
-            if let Outcome::Nacked(reason) = outcome
+            if let Outcome::Nacked { reason, retry } = outcome
                 && message.deliveries < max_deliveries
+                && !retry.is_never()
             {
                 tracing::info!(
                     address = %queue.name,
@@ -248,7 +249,7 @@ impl InFlight<'_> {
         // The dispatcher gives one outcome per message; should one be missing, the message was
         // not acknowledged.
         let mut outcomes = outcomes;
-        outcomes.resize(count, Outcome::Nacked(Cow::Borrowed(NOT_ACKNOWLEDGED)));
+        outcomes.resize(count, Outcome::nacked(Cow::Borrowed(NOT_ACKNOWLEDGED)));
         let mut freed = 0;
         let mut requeued = false;
         let mut dead = Vec::new();
@@ -264,11 +265,21 @@ impl InFlight<'_> {
             {
                 match outcome {
                     Outcome::Acked => freed += 1,
-                    Outcome::Nacked(_) if message.deliveries < max_deliveries => {
+                    Outcome::Skipped => {
+                        // Not handled (an earlier message of the ordered batch was nacked):
+                        // this delivery does not count.
+                        let mut message = message;
+                        message.deliveries = message.deliveries.saturating_sub(1);
                         contents.waiting.push_front(message);
                         requeued = true;
                     }
-                    Outcome::Nacked(reason) => {
+                    Outcome::Nacked { retry, .. }
+                        if message.deliveries < max_deliveries && !retry.is_never() =>
+                    {
+                        contents.waiting.push_front(message);
+                        requeued = true;
+                    }
+                    Outcome::Nacked { reason, .. } => {
                         freed += 1;
                         dead.push((message, reason));
                     }

@@ -1,4 +1,5 @@
-//! Which offset of a partition may be committed: the one after the highest offset below which
+//! [`OffsetTracker`]: settlement for brokers that commit a position (Kafka offsets, Redis stream
+//! ids turned into sequence numbers): which offset of a partition may be committed: the one after the highest offset below which
 //! every delivered message is finished (acked, or dead-lettered).
 //!
 //! Kafka commits a position, not a set of messages: committing `n` says "everything before `n`
@@ -10,8 +11,19 @@
 use std::collections::VecDeque;
 
 /// Tracks the messages of one partition from delivery to completion.
+///
+/// ```
+/// use amgi_server::OffsetTracker;
+///
+/// let mut tracker = OffsetTracker::new();
+/// for offset in 10..13 {
+///     tracker.track(offset);
+/// }
+/// assert_eq!(tracker.complete(11), None); // 10 is not finished: nothing to commit
+/// assert_eq!(tracker.complete(10), Some(12)); // 10 and 11 are: commit 12
+/// ```
 #[derive(Debug, Default)]
-pub(crate) struct OffsetTracker {
+pub struct OffsetTracker {
     /// Delivered offsets not yet below the commit position, ascending, with their completion.
     in_flight: VecDeque<(i64, bool)>,
     /// The next offset to commit, once anything completed.
@@ -20,13 +32,13 @@ pub(crate) struct OffsetTracker {
 
 impl OffsetTracker {
     /// An empty tracker.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self::default()
     }
 
     /// Records that `offset` was delivered. Offsets must be given in ascending order; an offset
     /// not above the last one given is ignored (and reported as `false`).
-    pub(crate) fn track(&mut self, offset: i64) -> bool {
+    pub fn track(&mut self, offset: i64) -> bool {
         let last = self
             .in_flight
             .back()
@@ -40,7 +52,7 @@ impl OffsetTracker {
     }
 
     /// Records that `offset` is finished and returns the new commit position if it moved.
-    pub(crate) fn complete(&mut self, offset: i64) -> Option<i64> {
+    pub fn complete(&mut self, offset: i64) -> Option<i64> {
         // Usually the oldest message finishes first.
         let index = if self.in_flight.front().is_some_and(|&(o, _)| o == offset) {
             0
@@ -62,14 +74,12 @@ impl OffsetTracker {
 
     /// The offset to commit: one past the highest offset with every earlier delivered message
     /// finished; `None` before anything finished.
-    #[cfg(test)]
-    pub(crate) fn position(&self) -> Option<i64> {
+    pub fn position(&self) -> Option<i64> {
         self.position
     }
 
     /// Number of delivered messages not yet below the commit position.
-    #[cfg(test)]
-    pub(crate) fn pending(&self) -> usize {
+    pub fn pending(&self) -> usize {
         self.in_flight.len()
     }
 }

@@ -1,0 +1,172 @@
+//! [`RetryPolicy`]: how often, and how fast, a nacked message is delivered again, and what a
+//! nack's [`NackRetry`] asks for.
+
+use std::time::Duration;
+
+use amgi_core::NackRetry;
+
+/// Default number of deliveries of one message, the first included, before it is dead-lettered.
+pub const DEFAULT_MAX_DELIVERIES: u32 = 5;
+
+/// How often, and how fast, a nacked message is delivered again before it is dead-lettered.
+///
+/// The `n`-th redelivery waits `initial_backoff * multiplier^(n-1)`, capped at `max_backoff`.
+/// The same concept and the same name (`max_deliveries`, `--max-deliveries`) on every server.
+///
+/// ```
+/// use std::time::Duration;
+/// use amgi_server::RetryPolicy;
+///
+/// let policy = RetryPolicy::new(5).backoff(Duration::from_millis(100), Duration::from_secs(2));
+/// assert_eq!(policy.max_deliveries, 5);
+/// assert_eq!(policy.delay_before(2), Duration::from_millis(100));
+/// assert_eq!(policy.delay_before(3), Duration::from_millis(200));
+/// assert_eq!(policy.delay_before(10), Duration::from_secs(2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Deliveries of one message at most, the first included (default
+    /// [`DEFAULT_MAX_DELIVERIES`]; 0 counts as 1). `1` means no redelivery.
+    pub max_deliveries: u32,
+    /// Wait before the first redelivery (default 200 ms).
+    pub initial_backoff: Duration,
+    /// Longest wait between deliveries (default 10 s).
+    pub max_backoff: Duration,
+    /// Factor applied to the wait after each redelivery (default 2).
+    pub multiplier: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_deliveries: DEFAULT_MAX_DELIVERIES,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            multiplier: 2.0,
+        }
+    }
+}
+
+/// What to do with a nacked message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// Deliver it again after this delay.
+    Redeliver(Duration),
+    /// Give up: move it to its dead-letter address.
+    DeadLetter,
+}
+
+impl RetryPolicy {
+    /// The default backoff with `max_deliveries` deliveries at most.
+    ///
+    /// ```
+    /// assert_eq!(amgi_server::RetryPolicy::new(2).max_deliveries, 2);
+    /// ```
+    pub fn new(max_deliveries: u32) -> Self {
+        Self {
+            max_deliveries,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the first and the longest wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = amgi_server::RetryPolicy::default()
+    ///     .backoff(Duration::ZERO, Duration::ZERO);
+    /// assert_eq!(policy.delay_before(2), Duration::ZERO);
+    /// ```
+    #[must_use]
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max;
+        self
+    }
+
+    /// Sets the factor applied to the wait after each redelivery (values below 1 count as 1).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = amgi_server::RetryPolicy::default().multiplier(1.0);
+    /// assert_eq!(policy.delay_before(2), policy.delay_before(5));
+    /// ```
+    #[must_use]
+    pub fn multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier;
+        self
+    }
+
+    /// Sets the number of deliveries at most.
+    ///
+    /// ```
+    /// assert_eq!(amgi_server::RetryPolicy::default().max_deliveries(7).max_deliveries, 7);
+    /// ```
+    #[must_use]
+    pub fn max_deliveries(mut self, max_deliveries: u32) -> Self {
+        self.max_deliveries = max_deliveries;
+        self
+    }
+
+    /// How long to wait before delivery number `delivery` (2 for the first redelivery).
+    pub fn delay_before(&self, delivery: u32) -> Duration {
+        let exponent = i32::try_from(delivery.saturating_sub(2)).unwrap_or(i32::MAX);
+        let factor = self.multiplier.max(1.0).powi(exponent);
+        let max = self.max_backoff.as_secs_f64();
+        let delay = (self.initial_backoff.as_secs_f64() * factor).min(max);
+        if delay.is_finite() {
+            Duration::from_secs_f64(delay.max(0.0))
+        } else {
+            self.max_backoff
+        }
+    }
+
+    /// What to do with a message nacked with `retry` after it was delivered `deliveries` times:
+    /// a [`NackRetry::Never`] nack and a nack on the last allowed delivery are dead-lettered;
+    /// otherwise the message is delivered again after the policy's backoff, or after the delay a
+    /// [`NackRetry::After`] nack asked for.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use amgi_core::NackRetry;
+    /// use amgi_server::{RetryDecision, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::new(3);
+    /// assert_eq!(policy.decide(1, NackRetry::Policy), RetryDecision::Redeliver(policy.delay_before(2)));
+    /// assert_eq!(policy.decide(3, NackRetry::Policy), RetryDecision::DeadLetter);
+    /// assert_eq!(policy.decide(1, NackRetry::Never), RetryDecision::DeadLetter);
+    /// let later = NackRetry::After(Duration::from_secs(9));
+    /// assert_eq!(policy.decide(2, later), RetryDecision::Redeliver(Duration::from_secs(9)));
+    /// assert_eq!(policy.decide(3, later), RetryDecision::DeadLetter);
+    /// ```
+    pub fn decide(&self, deliveries: u32, retry: NackRetry) -> RetryDecision {
+        if retry.is_never() || deliveries >= self.max_deliveries.max(1) {
+            return RetryDecision::DeadLetter;
+        }
+        match retry {
+            NackRetry::After(delay) => RetryDecision::Redeliver(delay),
+            _ => RetryDecision::Redeliver(self.delay_before(deliveries.saturating_add(1))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_max_deliveries_counts_as_one() {
+        let policy = RetryPolicy::new(0);
+        assert_eq!(
+            policy.decide(1, NackRetry::Policy),
+            RetryDecision::DeadLetter
+        );
+    }
+
+    #[test]
+    fn huge_exponents_stay_at_the_cap() {
+        let policy = RetryPolicy::default().multiplier(1e300);
+        assert_eq!(policy.delay_before(u32::MAX), policy.max_backoff);
+    }
+}
