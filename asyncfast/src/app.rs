@@ -16,6 +16,7 @@ use crate::error::{Error, HandlerNotReady, StartupError};
 use crate::extract::{BoxError, PrepareContext};
 use crate::handler::{ChannelMeta, Handler};
 use crate::middleware::Middleware;
+use crate::outcome::NackKind;
 use crate::router::{RouteError, Router};
 
 /// The default number of messages of one batch handled at the same time.
@@ -437,7 +438,13 @@ impl AsyncFast {
             let messages = dispatch::receive_all(receive).await?;
             let reason = format!("no channel for address `{}`", scope.address);
             tracing::warn!(address = %scope.address, count = messages.len(), "{reason}");
-            dispatch::nack_all(&send, &messages, &reason).await;
+            dispatch::nack_all(
+                &send,
+                &messages,
+                &reason,
+                NackKind::Unroutable.default_retry(),
+            )
+            .await;
             return Ok(());
         };
         let input = BatchInput {

@@ -2,8 +2,10 @@
 //!
 //! The route is resolved once per batch (in `app.rs`); here the batch's messages are read, the
 //! per-batch values prepared once, and each message handled: extract → handler → outcome →
-//! publish → ack/nack. Messages are handled one at a time when the scope is ordered; otherwise up
-//! to the configured concurrency, all within the batch's own future (no task per message). A
+//! publish → dependency cleanup (told the final outcome) → ack/nack. Messages are handled one at
+//! a time when the scope is ordered, and an ordered batch stops at its first nack: the messages
+//! after it stay unanswered, which the server redelivers after the nacked one, so order holds
+//! across failures. Otherwise up to the configured concurrency, all within the batch's own future (no task per message). A
 //! handler that completes without waiting never allocates: concurrency grows only when a handler
 //! actually waits.
 
@@ -16,8 +18,8 @@ use std::task::Poll;
 
 use amgi_core::batch::panic_message;
 use amgi_core::{
-    ApplicationError, MessageId, MessageReceive, MessageScope, ReceiveEvent, Receiver, SendEvent,
-    SharedSender,
+    ApplicationError, MessageId, MessageReceive, MessageScope, NackRetry, ReceiveEvent, Receiver,
+    SendEvent, SharedSender,
 };
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
@@ -93,10 +95,15 @@ pub(crate) async fn receive_all(
     }
 }
 
-/// Nacks every message with `reason`.
-pub(crate) async fn nack_all(send: &SharedSender, messages: &[MessageReceive], reason: &str) {
+/// Nacks every message with `reason`, to be retried as `retry` says.
+pub(crate) async fn nack_all(
+    send: &SharedSender,
+    messages: &[MessageReceive],
+    reason: &str,
+    retry: NackRetry,
+) {
     for message in messages {
-        let event = SendEvent::nack(message.id, reason.to_owned());
+        let event = SendEvent::nack_with(message.id, reason.to_owned(), retry);
         if let Err(error) = send.send(event).await {
             tracing::warn!(%error, id = %message.id, "could not nack message");
         }
@@ -143,7 +150,13 @@ async fn run_batch<H: Handler>(handler: &H, input: BatchInput<'_>) -> Result<(),
         Err(error) => {
             let reason = format!("handler `{}` cannot run: {error}", meta.name());
             tracing::error!(address = %scope.address, %reason, "nacking batch");
-            nack_all(&send, &messages, &reason).await;
+            nack_all(
+                &send,
+                &messages,
+                &reason,
+                NackKind::Unroutable.default_retry(),
+            )
+            .await;
             return Ok(());
         }
     };
@@ -164,7 +177,11 @@ async fn run_batch<H: Handler>(handler: &H, input: BatchInput<'_>) -> Result<(),
     };
     if limit == 1 {
         for message in &messages {
-            process(handler, &batch, runtime, message).await;
+            let acked = process(handler, &batch, runtime, message).await;
+            if !acked && scope.ordered {
+                // The rest stays unanswered: the server redelivers it after this message.
+                break;
+            }
         }
         return Ok(());
     }
@@ -236,12 +253,13 @@ impl<H: Handler> Endpoint for HandlerEndpoint<'_, H> {
     }
 }
 
+/// Handles one message to the end; whether it was acked.
 async fn process<H: Handler>(
     handler: &H,
     batch: &BatchContext<'_>,
     runtime: &Runtime,
     message: &MessageReceive,
-) {
+) -> bool {
     let mut ctx = MessageContext::new(batch, message);
     let outcome = if runtime.middleware.is_empty() {
         call_handler(handler, &mut ctx).await
@@ -252,18 +270,21 @@ async fn process<H: Handler>(
             .await
             .unwrap_or_else(|panic| panicked(panic.as_ref()))
     };
-    if ctx.has_dependencies() {
-        ctx.cleanup(outcome.is_ack()).await;
-    }
     let id = message.id;
     let event = match outcome {
         // The common case: nothing to publish, no future to build.
         Outcome::Ack(outgoing) if outgoing.is_empty() => SendEvent::ack(id),
         outcome => settle(batch, id, outcome).await,
     };
+    let acked = matches!(event, SendEvent::Ack(_));
+    // After publishing, so that a dependency (a transaction) learns the final outcome.
+    if ctx.has_dependencies() {
+        ctx.cleanup(acked).await;
+    }
     if let Err(error) = batch.sender.send(event).await {
         refused(batch, id, &error);
     }
+    acked
 }
 
 #[cold]
@@ -276,11 +297,18 @@ async fn settle(batch: &BatchContext<'_>, id: MessageId, outcome: Outcome) -> Se
     match outcome {
         Outcome::Ack(outgoing) => match publish(batch.sender, outgoing).await {
             Ok(()) => SendEvent::ack(id),
-            Err(reason) => nack_event(batch, id, NackKind::Publish, reason),
+            Err(reason) => nack_event(
+                batch,
+                id,
+                NackKind::Publish,
+                reason,
+                NackKind::Publish.default_retry(),
+            ),
         },
         Outcome::Nack(nack) => {
             let kind = nack.kind();
-            nack_event(batch, id, kind, nack.into_reason())
+            let (reason, retry) = nack.into_parts();
+            nack_event(batch, id, kind, reason, retry)
         }
     }
 }
@@ -290,14 +318,15 @@ fn nack_event(
     id: MessageId,
     kind: NackKind,
     reason: std::borrow::Cow<'static, str>,
+    retry: NackRetry,
 ) -> SendEvent {
     let handler = batch.meta.name();
     if kind == NackKind::Panicked {
-        tracing::error!(address = %batch.address, %id, handler, %reason, "message nacked");
+        tracing::error!(address = %batch.address, %id, handler, %kind, ?retry, %reason, "message nacked");
     } else {
-        tracing::warn!(address = %batch.address, %id, handler, %reason, "message nacked");
+        tracing::warn!(address = %batch.address, %id, handler, %kind, ?retry, %reason, "message nacked");
     }
-    SendEvent::nack(id, reason)
+    SendEvent::nack_with(id, reason, retry)
 }
 
 async fn publish(

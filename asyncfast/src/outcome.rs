@@ -5,15 +5,22 @@
 //! | `()` | acked |
 //! | a [`Message`] | published, then acked |
 //! | `Option<M>`, `Vec<M>` of messages | each published, then acked |
-//! | `Result<T, E>` | `Ok(t)` as `t`; `Err(e)` nacked with `e`'s `Display` |
+//! | `Result<T, E>` | `Ok(t)` as `t`; `Err(e)` nacked with `e`'s `Display` (a [`Nack`] as it is) |
 //! | [`Outcome`] | as it says |
 //!
 //! A handler that panics has its message nacked with `handler panicked: …`.
+//!
+//! Every nack says how the server is to retry the message ([`NackRetry`]): the framework's own
+//! nacks for what can never succeed — an undecodable payload, a missing or invalid header, an
+//! address no channel takes, a returned message that cannot be encoded — are
+//! [`NackRetry::Never`] (dead-lettered at once); handler errors and panics are retried as the
+//! server's policy says. A handler chooses with [`Nack::retry_after`] and [`Nack::reject`].
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
-use amgi_core::MessageSend;
+use amgi_core::{MessageSend, NackRetry};
 
 use crate::sender::Message;
 
@@ -37,20 +44,77 @@ pub enum NackKind {
     Middleware,
 }
 
-/// A nack: a reason and its kind.
+impl NackKind {
+    /// How a nack of this kind is retried unless it says otherwise: never for what cannot
+    /// succeed on a redelivery ([`Rejected`](Self::Rejected), [`Encode`](Self::Encode),
+    /// [`Unroutable`](Self::Unroutable)), as the server's policy says for the rest.
+    pub fn default_retry(self) -> NackRetry {
+        match self {
+            Self::Rejected | Self::Encode | Self::Unroutable => NackRetry::Never,
+            Self::HandlerError | Self::Panicked | Self::Publish | Self::Middleware => {
+                NackRetry::Policy
+            }
+        }
+    }
+}
+
+/// A nack: a reason, its kind, and how the server is to retry the message.
+///
+/// A handler returns one in an [`Outcome`] or as the error of a `Result`:
+///
+/// ```
+/// use std::time::Duration;
+/// use asyncfast::{Nack, NackKind, Outcome};
+/// use asyncfast::amgi::NackRetry;
+///
+/// // Try again in a minute (the delivery still counts against the server's maximum).
+/// let later = Nack::retry_after(Duration::from_secs(60), "rate limited");
+/// assert_eq!(later.retry(), NackRetry::After(Duration::from_secs(60)));
+/// // Never: straight to the dead-letter address.
+/// let rejected = Nack::reject("order belongs to another tenant");
+/// assert_eq!(rejected.retry(), NackRetry::Never);
+/// // As the server's policy says.
+/// assert_eq!(Nack::error("database down").retry(), NackRetry::Policy);
+/// let outcome: Outcome = rejected.into();
+/// assert_eq!(outcome.nack_reason(), Some("order belongs to another tenant"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nack {
     kind: NackKind,
     reason: Cow<'static, str>,
+    retry: NackRetry,
 }
 
 impl Nack {
-    /// A nack of `kind` with `reason`.
+    /// A nack of `kind` with `reason`, retried as [`NackKind::default_retry`] says.
     pub fn new(kind: NackKind, reason: impl Into<Cow<'static, str>>) -> Self {
         Self {
             kind,
             reason: reason.into(),
+            retry: kind.default_retry(),
         }
+    }
+
+    /// A handler error retried as the server's policy says (backoff, then dead letter).
+    pub fn error(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(NackKind::HandlerError, reason)
+    }
+
+    /// A handler error to be redelivered after `delay` instead of the policy's backoff.
+    pub fn retry_after(delay: Duration, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(NackKind::HandlerError, reason).with_retry(NackRetry::After(delay))
+    }
+
+    /// A message the handler will never accept: dead-lettered at once.
+    pub fn reject(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(NackKind::HandlerError, reason).with_retry(NackRetry::Never)
+    }
+
+    /// The same nack, retried as `retry` says.
+    #[must_use]
+    pub fn with_retry(mut self, retry: NackRetry) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// The kind.
@@ -58,15 +122,42 @@ impl Nack {
         self.kind
     }
 
+    /// How the server is to retry the message.
+    pub fn retry(&self) -> NackRetry {
+        self.retry
+    }
+
     /// The reason sent to the server.
     pub fn reason(&self) -> &str {
         &self.reason
     }
 
-    pub(crate) fn into_reason(self) -> Cow<'static, str> {
-        self.reason
+    pub(crate) fn into_parts(self) -> (Cow<'static, str>, NackRetry) {
+        (self.reason, self.retry)
     }
 }
+
+impl fmt::Display for NackKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Rejected => "rejected",
+            Self::HandlerError => "handler error",
+            Self::Panicked => "panicked",
+            Self::Encode => "encode",
+            Self::Publish => "publish",
+            Self::Unroutable => "unroutable",
+            Self::Middleware => "middleware",
+        })
+    }
+}
+
+impl From<Nack> for Outcome {
+    fn from(nack: Nack) -> Self {
+        Self::Nack(nack)
+    }
+}
+
+impl std::error::Error for Nack {}
 
 impl fmt::Display for Nack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -185,11 +276,16 @@ impl<M: Message> IntoOutcome for Vec<M> {
     }
 }
 
-impl<T: IntoOutcome, E: fmt::Display> IntoOutcome for Result<T, E> {
+/// `Err(e)` nacks with `e`'s `Display` as a handler error, retried as the server's policy says;
+/// when `e` is a [`Nack`] (`Result<T, Nack>`), the nack as it is.
+impl<T: IntoOutcome, E: fmt::Display + 'static> IntoOutcome for Result<T, E> {
     fn into_outcome(self) -> Outcome {
         match self {
             Ok(value) => value.into_outcome(),
-            Err(error) => Outcome::nack(NackKind::HandlerError, error.to_string()),
+            Err(error) => match (&error as &dyn std::any::Any).downcast_ref::<Nack>() {
+                Some(nack) => Outcome::Nack(nack.clone()),
+                None => Outcome::nack(NackKind::HandlerError, error.to_string()),
+            },
         }
     }
 }

@@ -1,5 +1,6 @@
-//! A payload that does not decode: the handler never runs, and the message is dead-lettered with
-//! the path of the offending field in the reason.
+//! A payload that does not decode: the handler never runs, and the message is dead-lettered at
+//! once (it can never succeed: the framework nacks it with `NackRetry::Never`) with the path of
+//! the offending field in the reason.
 
 use amgi_core::MessageSend;
 use asyncfast::prelude::*;
@@ -78,8 +79,8 @@ async fn undecodable_payload_is_dead_lettered_naming_the_field() {
     assert_eq!(
         seen,
         [
-            "dead after 2: invalid payload at `address`: missing field `zip` at line 1 column 43",
-            "dead after 2: invalid payload at `tags[1]`: invalid type: integer `2`, expected a \
+            "dead after 1: invalid payload at `address`: missing field `zip` at line 1 column 43",
+            "dead after 1: invalid payload at `tags[1]`: invalid type: integer `2`, expected a \
              string at line 1 column 21",
             r#"user 3 ["vip"] in 00184 Rome"#,
         ]

@@ -53,6 +53,14 @@ impl PublishOutcome {
         self.outcome.nack_reason()
     }
 
+    /// How the server was asked to retry the message, if it was nacked.
+    pub fn nack_retry(&self) -> Option<amgi_core::NackRetry> {
+        match &self.outcome {
+            Outcome::Nacked { retry, .. } => Some(*retry),
+            _ => None,
+        }
+    }
+
     /// Panics unless the message was acked.
     #[track_caller]
     pub fn assert_acked(&self) -> &Self {
