@@ -379,7 +379,7 @@ fn param_spec(
         .as_ref()
         .map_or_else(|| format!("_{index}"), ToString::to_string);
     let ty = &param.ty;
-    let mut spec = quote!(#krate::extract::ParamSpec::new(#name, #index));
+    let mut spec = quote!(#krate::__private::ParamSpec::new(#name, #index));
     if param.kind == Kind::Header {
         let header = param
             .alias
@@ -577,7 +577,7 @@ fn generate(
         const _: () = {
             #(#defaults)*
 
-            static __PARAMS: [#krate::extract::ParamSpec; #count] = [#(#specs),*];
+            static __PARAMS: [#krate::__private::ParamSpec; #count] = [#(#specs),*];
 
             #sends
 

@@ -8,6 +8,8 @@ pub use bytes::Bytes;
 use serde::Serialize;
 
 pub use crate::app::ChannelRegistration;
+pub use crate::extract::ParamSpec;
+pub use crate::handler::{Package, SendsFn};
 pub use crate::extract::parse_header;
 pub use crate::outcome::IntoOutcome;
 pub use inventory;

@@ -24,7 +24,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 
 use crate::asyncapi::OperationDoc;
-use crate::context::{MessageContext, Prepared};
+use crate::context::MessageContext;
 
 mod bindings;
 mod dependency;
@@ -35,6 +35,7 @@ mod payload;
 mod state;
 
 pub(crate) use bindings::KAFKA_BINDING_VERSION;
+pub use crate::context::Prepared;
 pub use bindings::{
     AmqpRoutingKey, BindingRejection, KafkaKey, KafkaOffset, KafkaPartition, MissingBinding,
     MqttQos, MqttRetain, NatsReply, NatsSubject, RedisStreamId, SqsMessageGroupId, SqsReceiveCount,
