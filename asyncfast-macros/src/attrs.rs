@@ -49,13 +49,6 @@ pub(crate) const BINDING_FIELDS: &[&str] = &[
     "redis_stream_id",
 ];
 
-/// The extractor names the macro recognizes by the last segment of a parameter's type.
-pub(crate) const PAYLOAD_TYPE: &str = "Payload";
-/// `Header<T>`.
-pub(crate) const HEADER_TYPE: &str = "Header";
-/// `Param<T>`.
-pub(crate) const PARAM_TYPE: &str = "Param";
-
 /// Collects errors, keeping every one (as `serde_derive`'s `Ctxt` does).
 #[derive(Default)]
 pub(crate) struct Errors {
@@ -109,21 +102,6 @@ pub(crate) fn unknown_option(
 /// The default path of the library.
 pub(crate) fn default_crate() -> Path {
     syn::parse_quote!(::asyncfast)
-}
-
-/// The first generic argument of the last segment of `ty`, if it is a type: `T` of `Param<T>`.
-pub(crate) fn generic_argument(ty: &syn::Type) -> Option<&syn::Type> {
-    let syn::Type::Path(path) = ty else {
-        return None;
-    };
-    let syn::PathArguments::AngleBracketed(arguments) = &path.path.segments.last()?.arguments
-    else {
-        return None;
-    };
-    arguments.args.iter().find_map(|argument| match argument {
-        syn::GenericArgument::Type(ty) => Some(ty),
-        _ => None,
-    })
 }
 
 /// Whether `tokens` contain the keyword `impl` (an `impl Trait` type cannot be named).

@@ -5,6 +5,13 @@
 //! with `inventory`. Its `ChannelMeta` also wires the documentation: each parameter's
 //! `FromMessage::document`, the return type's `DescribeOutcome`, the `sends = [...]` list and
 //! the crate's Cargo package.
+//!
+//! Parameter types are not interpreted: whatever a type is called or imported as, every
+//! parameter's name, placeholder position and `#[header(…)]` options go into its `ParamSpec`,
+//! and the extractor reads what it needs. The checks that depend on what a parameter reads (a
+//! `Param` needs its placeholder, at most one `Payload`, `#[header]` only on headers) are
+//! constants on the type's `FromMessage::ROLE`, which fail to compile with the mistake's message
+//! on its span.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
@@ -15,10 +22,9 @@ use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Token, Type};
 
 use crate::attrs::{
-    ALIAS, CHANNEL_OPTIONS, CRATE, DEFAULT, DESCRIPTION, Errors, HEADER, HEADER_OPTIONS,
-    HEADER_TYPE, NAME, PARAM_TYPE, PAYLOAD_TYPE, SENDS, contains_impl, default_crate, doc_comment,
-    generic_argument, header_name, one_of, plain_name, respan, template_error, unknown_option,
-    value_schema,
+    ALIAS, CHANNEL_OPTIONS, CRATE, DEFAULT, DESCRIPTION, Errors, HEADER, HEADER_OPTIONS, NAME,
+    SENDS, contains_impl, default_crate, doc_comment, one_of, plain_name, respan, template_error,
+    unknown_option,
 };
 use crate::template;
 
@@ -85,54 +91,31 @@ fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
     args
 }
 
-/// What the macro recognizes about a parameter's type.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Payload,
-    Header,
-    Param,
-    Other,
-}
-
-fn kind_of(ty: &Type) -> Kind {
-    let Type::Path(path) = ty else {
-        return Kind::Other;
-    };
-    match path
-        .path
-        .segments
-        .last()
-        .map(|s| s.ident.to_string())
-        .as_deref()
-    {
-        Some(PAYLOAD_TYPE) => Kind::Payload,
-        Some(HEADER_TYPE) => Kind::Header,
-        Some(PARAM_TYPE) => Kind::Param,
-        _ => Kind::Other,
-    }
-}
-
-/// One handler parameter.
+/// One handler parameter, as written. Its type is not interpreted: what the parameter reads is
+/// the type's `FromMessage::ROLE`, checked by the constants of [`role_checks`].
 struct Param {
     name: Option<Ident>,
     span: Span,
     ty: Type,
-    kind: Kind,
+    /// The span of its `#[header]` attribute, if it has one.
+    header_attr: Option<Span>,
     alias: Option<LitStr>,
     default: Option<Expr>,
     /// `#[header(description = "…")]`, or the parameter's doc comment.
     description: Option<String>,
 }
 
-fn parse_header_attr(attr: &syn::Attribute, param: &mut Param, errors: &mut Errors) {
-    if param.kind != Kind::Header {
-        errors.error(
-            attr.path().span(),
-            "`#[header]` applies to `Header<T>` parameters\n\n= help: remove it, or make the \
-             parameter a `Header<T>`",
-        );
-        return;
+impl Param {
+    /// The name it is known by (without leading `_`), if it has a plain name.
+    fn plain_name(&self) -> Option<String> {
+        self.name
+            .as_ref()
+            .map(|name| plain_name(&name.to_string()).to_owned())
     }
+}
+
+fn parse_header_attr(attr: &syn::Attribute, param: &mut Param, errors: &mut Errors) {
+    param.header_attr = Some(attr.path().span());
     if matches!(attr.meta, syn::Meta::Path(_)) {
         return;
     }
@@ -153,8 +136,10 @@ fn parse_header_attr(attr: &syn::Attribute, param: &mut Param, errors: &mut Erro
     }
 }
 
-fn parse_params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
+/// The parameters, and whether all of them have types the checks can name.
+fn parse_params(function: &mut ItemFn, errors: &mut Errors) -> (Vec<Param>, bool) {
     let mut params = Vec::new();
+    let mut nameable = true;
     for input in &mut function.sig.inputs {
         let typed = match input {
             FnArg::Receiver(receiver) => {
@@ -162,6 +147,7 @@ fn parse_params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
                     receiver.span(),
                     "a `#[channel]` handler is a free function; it cannot take `self`",
                 );
+                nameable = false;
                 continue;
             }
             FnArg::Typed(typed) => typed,
@@ -174,7 +160,7 @@ fn parse_params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
             name,
             span: typed.pat.span(),
             ty: (*typed.ty).clone(),
-            kind: kind_of(&typed.ty),
+            header_attr: None,
             alias: None,
             default: None,
             description: None,
@@ -185,12 +171,14 @@ fn parse_params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
                 "handler parameters are owned extractors, not references\n\n= help: remove the \
                  `&`",
             );
+            nameable = false;
         }
         if let Type::ImplTrait(bound) = &*typed.ty {
             errors.error(
                 bound.span(),
                 "handler parameters have concrete types\n\n= help: name the extractor type",
             );
+            nameable = false;
         }
         // Doc comments on parameters describe them in the AsyncAPI document; Rust does not
         // allow them there, so they are taken out with `#[header]`.
@@ -206,50 +194,32 @@ fn parse_params(function: &mut ItemFn, errors: &mut Errors) -> Vec<Param> {
         if param.description.is_none() {
             param.description = documentation;
         }
-        if param.kind == Kind::Header && param.name.is_none() && param.alias.is_none() {
-            errors.error(
-                param.span,
-                "a `Header` parameter needs a plain name, which names the header\n\n= help: \
-                 write `name: Header<T>`, or give the header's name with \
-                 `#[header(alias = \"…\")]`",
-            );
-        }
-        if param.kind == Kind::Param && param.name.is_none() {
-            errors.error(
-                param.span,
-                "a `Param` parameter needs a plain name, which names its address placeholder",
-            );
-        }
         params.push(param);
     }
-    params
+    (params, nameable)
 }
 
-/// Checks the template against the parameters; returns each parameter's placeholder index.
+/// Checks the template's syntax, and that each placeholder has a parameter of its name; returns
+/// the position of the placeholder named like each parameter, whatever the parameter's type.
 fn check_template(
     address: &LitStr,
     function: &Ident,
     params: &[Param],
     errors: &mut Errors,
-) -> Vec<Option<usize>> {
+) -> Option<Vec<Option<usize>>> {
     let value = address.value();
     let template = match template::parse(&value) {
         Ok(template) => template,
         Err(error) => {
             errors.push(template_error(address.span(), &value, &error));
-            return vec![None; params.len()];
+            return None;
         }
     };
-    let param_named = |name: &str| {
-        params.iter().any(|p| {
-            p.kind == Kind::Param
-                && p.name
-                    .as_ref()
-                    .is_some_and(|n| plain_name(&n.to_string()) == name)
-        })
-    };
     for placeholder in template.placeholders() {
-        if !param_named(placeholder) {
+        if !params
+            .iter()
+            .any(|p| p.plain_name().as_deref() == Some(placeholder))
+        {
             errors.error(
                 address.span(),
                 format!(
@@ -259,50 +229,180 @@ fn check_template(
             );
         }
     }
-    params
-        .iter()
-        .map(|param| {
-            if param.kind != Kind::Param {
-                return None;
-            }
-            let name = plain_name(&param.name.as_ref()?.to_string()).to_owned();
-            let index = template.placeholder_index(&name);
-            if index.is_none() {
-                errors.error(
-                    param.span,
-                    format!(
-                        "parameter `{name}` is a `Param`, but the address has no placeholder \
-                         `{{{name}}}`\n\n= help: add `{{{name}}}` to the address, or take the \
-                         value from another extractor"
-                    ),
-                );
-                errors.error(
-                    address.span(),
-                    format!("the address `{value}` has no placeholder `{{{name}}}`"),
-                );
-            }
-            index
-        })
-        .collect()
+    Some(
+        params
+            .iter()
+            .map(|param| template.placeholder_index(&param.plain_name()?))
+            .collect(),
+    )
 }
 
-fn check_payloads(params: &[Param], errors: &mut Errors) {
-    let mut payloads = params.iter().filter(|p| p.kind == Kind::Payload);
-    let Some(first) = payloads.next() else {
-        return;
-    };
-    let first_name = first
-        .name
-        .as_ref()
-        .map_or_else(|| "the first one".to_owned(), |n| format!("`{n}`"));
-    for extra in payloads {
-        errors.error(
-            extra.ty.span(),
-            format!(
-                "a handler takes at most one `Payload` parameter; {first_name} already takes the \
-                 payload\n\n= help: decode the payload into one type that holds both"
+/// `const _: () = if <condition> { panic!(message) };` on `span`: a compile error when the
+/// condition on the parameters' roles holds.
+fn const_check(span: Span, condition: &TokenStream, message: &str) -> TokenStream {
+    respan(
+        quote! {
+            const _: () = if #condition {
+                ::core::panic!("{}", #message)
+            };
+        },
+        span,
+    )
+}
+
+/// `matches!(__ROLES[index], ParamRole::<role>)`: whether parameter `index` reads `role`.
+fn is_role(krate: &Path, index: usize, role: &str) -> TokenStream {
+    let role = Ident::new(role, Span::call_site());
+    quote!(::core::matches!(__ROLES[#index], #krate::extract::ParamRole::#role))
+}
+
+/// Every placeholder is read by the `Param` of its name.
+fn placeholder_checks(
+    krate: &Path,
+    address: &LitStr,
+    params: &[Param],
+    placeholders: &[Option<usize>],
+    checks: &mut Vec<TokenStream>,
+) {
+    for (index, param) in params.iter().enumerate() {
+        let (Some(name), Some(placeholder)) = (param.name.as_ref(), placeholders[index]) else {
+            continue;
+        };
+        // A second parameter of the same plain name is reported by rustc.
+        if placeholders[..index].contains(&Some(placeholder)) {
+            continue;
+        }
+        let is_placeholder = is_role(krate, index, "Placeholder");
+        let plain = plain_name(&name.to_string()).to_owned();
+        checks.push(const_check(
+            address.span(),
+            &quote!(!#is_placeholder),
+            &format!(
+                "address placeholder `{{{plain}}}` has no matching parameter: `{name}` is not a \
+                 `Param`\n\n= help: make it `{name}: Param<T>`"
             ),
+        ));
+    }
+}
+
+/// A `Param` has a plain name and a placeholder of that name.
+fn param_checks(
+    krate: &Path,
+    address: &LitStr,
+    index: usize,
+    param: &Param,
+    has_placeholder: bool,
+    checks: &mut Vec<TokenStream>,
+) {
+    let is_placeholder = is_role(krate, index, "Placeholder");
+    let address_text = address.value();
+    match param.plain_name() {
+        None => checks.push(const_check(
+            param.span,
+            &is_placeholder,
+            "a `Param` parameter needs a plain name, which names its address placeholder",
+        )),
+        Some(name) if !has_placeholder => {
+            checks.push(const_check(
+                param.span,
+                &is_placeholder,
+                &format!(
+                    "parameter `{name}` is a `Param`, but the address `{address_text}` has no \
+                     placeholder `{{{name}}}`\n\n= help: add `{{{name}}}` to the address, or \
+                     take the value from another extractor"
+                ),
+            ));
+            checks.push(const_check(
+                address.span(),
+                &is_placeholder,
+                &format!("the address `{address_text}` has no placeholder `{{{name}}}`"),
+            ));
+        }
+        Some(_) => {}
+    }
+}
+
+/// A header has a plain name or an alias; only headers take `#[header]`.
+fn header_checks(krate: &Path, index: usize, param: &Param, checks: &mut Vec<TokenStream>) {
+    let is_header = is_role(krate, index, "Header");
+    if param.name.is_none() && param.alias.is_none() {
+        checks.push(const_check(
+            param.span,
+            &is_header,
+            "a `Header` parameter needs a plain name, which names the header\n\n= help: write \
+             `name: Header<T>`, or give the header's name with `#[header(alias = \"…\")]`",
+        ));
+    }
+    if let Some(span) = param.header_attr {
+        checks.push(const_check(
+            span,
+            &quote!(!#is_header),
+            "`#[header]` applies to `Header<T>` parameters\n\n= help: remove it, or make the \
+             parameter a `Header<T>`",
+        ));
+    }
+}
+
+/// At most one payload: a payload after another is an error naming the first.
+fn payload_check(krate: &Path, index: usize, params: &[Param]) -> TokenStream {
+    let mut earlier = quote!({});
+    for (first_index, first) in params[..index].iter().enumerate().rev() {
+        let first_name = first
+            .name
+            .as_ref()
+            .map_or_else(|| "an earlier parameter".to_owned(), |n| format!("`{n}`"));
+        let message = format!(
+            "a handler takes at most one `Payload` parameter; {first_name} already takes the \
+             payload\n\n= help: decode the payload into one type that holds both"
         );
+        let first_is_payload = is_role(krate, first_index, "Payload");
+        earlier = quote! {
+            if #first_is_payload {
+                ::core::panic!("{}", #message)
+            } else #earlier
+        };
+    }
+    let is_payload = is_role(krate, index, "Payload");
+    respan(
+        quote! {
+            const _: () = if #is_payload { #earlier };
+        },
+        params[index].ty.span(),
+    )
+}
+
+/// The checks that depend on what each parameter reads (its type's `FromMessage::ROLE`), as
+/// constants that fail to evaluate with the message of the mistake, on its span.
+fn role_checks(
+    krate: &Path,
+    address: &LitStr,
+    params: &[Param],
+    placeholders: &[Option<usize>],
+) -> TokenStream {
+    let roles = params.iter().map(|param| {
+        let ty = &param.ty;
+        respan(
+            quote!(<#ty as #krate::extract::FromMessage>::ROLE),
+            ty.span(),
+        )
+    });
+    let count = params.len();
+    let mut checks = Vec::new();
+    placeholder_checks(krate, address, params, placeholders, &mut checks);
+    for (index, param) in params.iter().enumerate() {
+        let has_placeholder = placeholders[index].is_some();
+        param_checks(krate, address, index, param, has_placeholder, &mut checks);
+        header_checks(krate, index, param, &mut checks);
+        if index > 0 {
+            checks.push(payload_check(krate, index, params));
+        }
+    }
+    quote! {
+        #[allow(clippy::all, clippy::pedantic)]
+        const _: () = {
+            const __ROLES: [#krate::extract::ParamRole; #count] = [#(#roles),*];
+            #(#checks)*
+        };
     }
 }
 
@@ -335,8 +435,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = parse_args(args, &mut errors);
     check_signature(&function, &mut errors);
-    let params = parse_params(&mut function, &mut errors);
-    check_payloads(&params, &mut errors);
+    let (params, nameable) = parse_params(&mut function, &mut errors);
     let ident = function.sig.ident.clone();
     let placeholders = if let Some(address) = &args.address {
         check_template(address, &ident, &params, &mut errors)
@@ -354,38 +453,55 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 "`#[channel]` needs an address\n\n= help: write `#[channel(\"user.created\")]`"
             },
         );
-        Vec::new()
+        None
+    };
+    let krate = args.krate.clone().unwrap_or_else(default_crate);
+    // The checks that depend on the parameters' types run even when the macro found other
+    // mistakes, so that every one is reported at once.
+    let checks = match (&args.address, &placeholders) {
+        (Some(address), Some(placeholders)) if nameable => {
+            role_checks(&krate, address, &params, placeholders)
+        }
+        _ => TokenStream::new(),
     };
     match errors.finish() {
-        Ok(()) => generate(&function, &args, &params, &placeholders),
+        Ok(()) => {
+            let placeholders = placeholders.unwrap_or_default();
+            let generated = generate(&function, &args, &krate, &params, &placeholders);
+            quote!(#generated #checks)
+        }
         Err(error) => {
-            // Keep the function, so that the only errors are ours.
+            // Keep the function, so that the only errors are ours (and the role checks').
             let error = error.to_compile_error();
-            quote!(#function #error)
+            quote!(#function #error #checks)
         }
     }
 }
 
+/// The `ParamSpec` of a parameter: everything its declaration says, whatever its type; the
+/// extractor reads the part it needs.
 fn param_spec(
     krate: &Path,
     index: usize,
     param: &Param,
     placeholder: Option<usize>,
     default_fn: Option<&Ident>,
-    schema_fn: Option<&Ident>,
+    schema_fn: &Ident,
 ) -> TokenStream {
     let name = param
         .name
         .as_ref()
         .map_or_else(|| format!("_{index}"), ToString::to_string);
     let ty = &param.ty;
-    let mut spec = quote!(#krate::extract::ParamSpec::new(#name, #index));
-    if param.kind == Kind::Header {
-        let header = param
-            .alias
-            .as_ref()
-            .map_or_else(|| header_name(&name), LitStr::value);
-        spec = quote!(#spec.header_name(#header));
+    let mut spec = quote! {
+        #krate::__private::ParamSpec::new(#name, #index).header_name({
+            const __HEADER: #krate::__private::KebabName<{ #name.len() }> =
+                #krate::__private::KebabName::new(#name);
+            __HEADER.as_str()
+        })
+    };
+    if let Some(alias) = &param.alias {
+        spec = quote!(#spec.alias(#alias));
     }
     if let Some(placeholder) = placeholder {
         spec = quote!(#spec.placeholder(#placeholder));
@@ -396,9 +512,6 @@ fn param_spec(
     if let Some(description) = &param.description {
         spec = quote!(#spec.description(#description));
     }
-    if let Some(schema_fn) = schema_fn {
-        spec = quote!(#spec.value_schema(#schema_fn));
-    }
     let prepare = respan(
         quote!(<#ty as #krate::extract::FromMessage>::prepare),
         ty.span(),
@@ -407,7 +520,12 @@ fn param_spec(
         quote!(<#ty as #krate::extract::FromMessage>::document),
         ty.span(),
     );
-    quote!(#spec.prepare_with(#prepare).document_with(#document))
+    quote! {
+        #spec
+            .value_schema(#schema_fn)
+            .prepare_with(#prepare)
+            .document_with(#document)
+    }
 }
 
 /// The per-parameter pieces of the expansion.
@@ -441,30 +559,27 @@ fn wiring(krate: &Path, params: &[Param], placeholders: &[Option<usize>]) -> Wir
             });
             default_fn
         });
-        // `Param<T>`: the schema of `T`, for the channel parameter.
-        let schema_fn = match (param.kind, generic_argument(ty)) {
-            (Kind::Param, Some(inner)) => {
-                let schema_fn = format_ident!("__asyncfast_schema_{}", index);
-                let generator = quote!(generator);
-                let schema = value_schema(krate, inner, &generator);
-                wiring.defaults.push(quote! {
-                    fn #schema_fn(
-                        generator: &mut #krate::asyncapi::__private::schemars::SchemaGenerator,
-                    ) -> #krate::asyncapi::__private::schemars::Schema {
-                        #schema
-                    }
-                });
-                Some(schema_fn)
+        // The schema of `T` if the parameter is a `Param<T>`, for the channel parameter.
+        let schema_fn = format_ident!("__asyncfast_schema_{}", index);
+        wiring.defaults.push(quote! {
+            fn #schema_fn(
+                generator: &mut #krate::asyncapi::__private::schemars::SchemaGenerator,
+            ) -> ::std::option::Option<#krate::asyncapi::__private::schemars::Schema> {
+                #[allow(unused_imports)]
+                use #krate::__private::{
+                    ParamViaBytes as _, ParamViaDisplay as _, ParamViaJsonSchema as _,
+                    ParamViaOther as _,
+                };
+                (&&&&#krate::__private::ParamProbe::<#ty>::new()).param_schema(generator)
             }
-            _ => None,
-        };
+        });
         wiring.specs.push(param_spec(
             krate,
             index,
             param,
             placeholders.get(index).copied().flatten(),
             default_fn.as_ref(),
-            schema_fn.as_ref(),
+            &schema_fn,
         ));
         let argument = format_ident!("__arg{}", index, span = Span::mixed_site());
         // The whole call carries the parameter's span, so that a type that is not an extractor
@@ -516,10 +631,10 @@ fn sends_fn(krate: &Path, output: &ReturnType, sends: &[Type]) -> TokenStream {
 fn generate(
     function: &ItemFn,
     args: &Args,
+    krate: &Path,
     params: &[Param],
     placeholders: &[Option<usize>],
 ) -> TokenStream {
-    let krate = args.krate.clone().unwrap_or_else(default_crate);
     let ident = &function.sig.ident;
     let vis = &function.vis;
     let fn_name = ident.unraw().to_string();
@@ -541,14 +656,14 @@ fn generate(
         specs,
         extractions,
         arguments,
-    } = wiring(&krate, params, placeholders);
+    } = wiring(krate, params, placeholders);
     let count = params.len();
     let ctx = Ident::new("__ctx", Span::call_site());
     let output_span = match &function.sig.output {
         ReturnType::Default => ident.span(),
         ReturnType::Type(_, ty) => ty.span(),
     };
-    let sends = sends_fn(&krate, &function.sig.output, &args.sends);
+    let sends = sends_fn(krate, &function.sig.output, &args.sends);
     let result = Ident::new("__result", output_span);
     let into_outcome = respan(
         quote!(#krate::__private::IntoOutcome::into_outcome(#result)),
@@ -577,7 +692,7 @@ fn generate(
         const _: () = {
             #(#defaults)*
 
-            static __PARAMS: [#krate::extract::ParamSpec; #count] = [#(#specs),*];
+            static __PARAMS: [#krate::__private::ParamSpec; #count] = [#(#specs),*];
 
             #sends
 

@@ -77,10 +77,10 @@ pub mod __private;
 
 pub use amgi_core as amgi;
 pub use app::{AsyncFast, DEFAULT_CONCURRENCY};
-pub use context::{MessageContext, Prepared};
+pub use context::MessageContext;
 pub use error::{Error, HandlerNotReady, StartupError};
 pub use extract::{Header, Param, Payload, State};
-pub use handler::{ChannelMeta, Handler, Package, SendsFn};
+pub use handler::{ChannelMeta, Handler};
 pub use outcome::{IntoOutcome, Nack, NackKind, Outcome};
 pub use router::{RouteError, TemplateError};
 pub use sender::{EncodeError, Message, MessageSender, SendMessageError};

@@ -8,7 +8,13 @@ pub use bytes::Bytes;
 use serde::Serialize;
 
 pub use crate::app::ChannelRegistration;
+pub use crate::extract::ParamSpec;
+pub use crate::extract::param_probe::{
+    ParamProbe, ParamViaBytes, ParamViaDisplay, ParamViaJsonSchema, ParamViaOther,
+};
 pub use crate::extract::parse_header;
+pub use crate::extract::spec::KebabName;
+pub use crate::handler::{Package, SendsFn};
 pub use crate::outcome::IntoOutcome;
 pub use inventory;
 
@@ -17,6 +23,11 @@ use crate::outcome::{NackKind, Outcome};
 use crate::sender::EncodeError;
 
 /// The value type of a `Header<T>` parameter, for `#[header(default = …)]`.
+#[diagnostic::on_unimplemented(
+    message = "`#[header(default = …)]` applies to `Header<T>` parameters, not `{Self}`",
+    label = "not a `Header<T>`",
+    note = "remove `default = …`, or make the parameter a `Header<T>`"
+)]
 pub trait HeaderParam {
     /// `T`.
     type Value: Send + 'static;

@@ -19,6 +19,11 @@ use crate::context::Prepared;
 /// acked or nacked, [`FromMessage::cleanup`] runs for each cached value (last resolved first), so
 /// a dependency can commit or roll back what it opened.
 ///
+/// `Dep<T>` takes no part in the compile-time checks of `#[channel]` (its
+/// [`ROLE`](FromMessage::ROLE) is [`ParamRole::Other`](super::ParamRole::Other), whatever `T`'s
+/// is): the same value may be asked for by several parameters, such as `Dep<Payload<T>>` next to
+/// `Payload<T>`.
+///
 /// ```
 /// use asyncfast::prelude::*;
 /// use asyncfast::extract::{Dep, FromMessage, ParamSpec};

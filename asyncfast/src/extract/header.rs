@@ -8,14 +8,15 @@ use bytes::Bytes;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::Value;
 
-use super::{BoxError, FromMessage, ParamSpec};
+use super::{BoxError, FromMessage, ParamRole, ParamSpec};
 use crate::MessageContext;
 use crate::asyncapi::{HeaderDoc, OperationDoc};
 
 /// One header of the message, parsed into `T`.
 ///
 /// The header's name is the parameter's name with `_` replaced by `-` (`correlation_id` reads
-/// `correlation-id`), compared case-sensitively; `#[header(alias = "Idempotency-Key")]` names it
+/// `correlation-id`, whatever the type is called or imported as: `H<String>` after
+/// `use asyncfast::Header as H` reads the same header), compared case-sensitively; `#[header(alias = "Idempotency-Key")]` names it
 /// explicitly. `Header<Option<T>>` accepts a message without the header, and
 /// `#[header(default = expr)]` gives a value to use instead. Values are parsed from UTF-8 text
 /// with `FromStr` (see [`HeaderValue`]); `Header<Bytes>` takes the raw bytes.
@@ -293,6 +294,9 @@ pub enum HeaderRejection {
 
 impl<T: HeaderValue> FromMessage for Header<T> {
     type Rejection = HeaderRejection;
+
+    /// The header named after the parameter, or by `#[header(alias = "…")]`.
+    const ROLE: ParamRole = ParamRole::Header;
 
     fn from_message(
         ctx: &mut MessageContext<'_>,

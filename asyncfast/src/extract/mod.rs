@@ -19,12 +19,11 @@
 //! AsyncAPI document (a header, the payload, a channel parameter, a binding) into an
 //! [`OperationDoc`]; the document of a handler is the fold of its parameters' contributions.
 
-use std::any::Any;
 use std::error::Error as StdError;
 use std::future::Future;
 
 use crate::asyncapi::OperationDoc;
-use crate::context::{MessageContext, Prepared};
+use crate::context::MessageContext;
 
 mod bindings;
 mod dependency;
@@ -32,8 +31,10 @@ mod header;
 mod message_sender;
 mod param;
 mod payload;
+pub(crate) mod spec;
 mod state;
 
+pub use crate::context::Prepared;
 pub(crate) use bindings::KAFKA_BINDING_VERSION;
 pub use bindings::{
     AmqpRoutingKey, BindingRejection, KafkaKey, KafkaOffset, KafkaPartition, MissingBinding,
@@ -45,7 +46,14 @@ pub use header::{
     parse_header,
 };
 pub use param::{InvalidParam, MissingParam, Param, ParamRejection};
+/// The probe of `Param<T>` value schemas, for `__private`.
+pub(crate) mod param_probe {
+    pub use super::param::{
+        ParamProbe, ParamViaBytes, ParamViaDisplay, ParamViaJsonSchema, ParamViaOther,
+    };
+}
 pub use payload::{InvalidPayload, MissingPayload, Payload, PayloadRejection};
+pub use spec::{DefaultFn, DocumentFn, ParamRole, ParamSpec, PrepareFn, SchemaFn};
 pub use state::{MissingState, State};
 
 /// A boxed error, as carried by rejections that wrap a parse error.
@@ -119,6 +127,11 @@ pub trait FromMessage: Sized + Send {
     /// Why extraction failed; its `Display` text becomes the nack reason.
     type Rejection: StdError + Send + Sync + 'static;
 
+    /// What the extractor reads through its parameter's name and `#[header(…)]` options, for the
+    /// compile-time checks of `#[channel]` (see [`ParamRole`]). The default,
+    /// [`ParamRole::Other`], reads none of them.
+    const ROLE: ParamRole = ParamRole::Other;
+
     /// Extracts the value from the message.
     fn from_message(
         ctx: &mut MessageContext<'_>,
@@ -181,157 +194,4 @@ pub enum PrepareError {
     /// Any other failure.
     #[error(transparent)]
     Other(BoxError),
-}
-
-/// A header default, as `#[header(default = …)]` produces it.
-pub type DefaultFn = fn() -> Box<dyn Any + Send>;
-
-/// A prepare hook, as stored in a [`ParamSpec`].
-pub type PrepareFn =
-    fn(&'static ParamSpec, &PrepareContext<'_>) -> Result<Option<Prepared>, PrepareError>;
-
-/// A documentation hook (an extractor's [`FromMessage::document`]), as stored in a [`ParamSpec`].
-pub type DocumentFn = fn(&'static ParamSpec, &mut OperationDoc<'_>);
-
-/// The JSON Schema of a parameter's value type (the `T` of `Param<T>`), as stored in a
-/// [`ParamSpec`].
-pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
-
-/// What the handler's signature says about one parameter, computed at compile time.
-///
-/// `#[channel]` writes one `static` `ParamSpec` per parameter; extractors read the part they need
-/// (a header's name, a placeholder's position, a default).
-///
-/// ```
-/// use asyncfast::extract::ParamSpec;
-///
-/// static SPEC: ParamSpec = ParamSpec::new("correlation_id", 1).header_name("correlation-id");
-/// assert_eq!(SPEC.header(), "correlation-id");
-/// assert_eq!(SPEC.name(), "correlation_id");
-/// ```
-#[derive(Debug)]
-pub struct ParamSpec {
-    name: &'static str,
-    index: usize,
-    header: &'static str,
-    placeholder: Option<usize>,
-    default: Option<DefaultFn>,
-    prepare: Option<PrepareFn>,
-    document: Option<DocumentFn>,
-    description: Option<&'static str>,
-    value_schema: Option<SchemaFn>,
-}
-
-impl ParamSpec {
-    /// A parameter called `name` at position `index`; its header name is `name`.
-    pub const fn new(name: &'static str, index: usize) -> Self {
-        Self {
-            name,
-            index,
-            header: name,
-            placeholder: None,
-            default: None,
-            prepare: None,
-            document: None,
-            description: None,
-            value_schema: None,
-        }
-    }
-
-    /// A spec for extractors run by hand (no name, no header), as in
-    /// [`MessageContext::extract`].
-    pub const ANONYMOUS: Self = Self::new("", usize::MAX);
-
-    /// Sets the header name (`_` replaced by `-`, or the `alias`).
-    #[must_use]
-    pub const fn header_name(mut self, header: &'static str) -> Self {
-        self.header = header;
-        self
-    }
-
-    /// Sets the position of the `{placeholder}` of the same name in the address template.
-    #[must_use]
-    pub const fn placeholder(mut self, index: usize) -> Self {
-        self.placeholder = Some(index);
-        self
-    }
-
-    /// Sets the default used when the header is missing.
-    #[must_use]
-    pub const fn default_value(mut self, default: DefaultFn) -> Self {
-        self.default = Some(default);
-        self
-    }
-
-    /// Sets the prepare hook (the extractor's [`FromMessage::prepare`]).
-    #[must_use]
-    pub const fn prepare_with(mut self, prepare: PrepareFn) -> Self {
-        self.prepare = Some(prepare);
-        self
-    }
-
-    /// Sets the documentation hook (the extractor's [`FromMessage::document`]).
-    #[must_use]
-    pub const fn document_with(mut self, document: DocumentFn) -> Self {
-        self.document = Some(document);
-        self
-    }
-
-    /// Sets the description (the parameter's doc comment, or `#[header(description = "…")]`).
-    #[must_use]
-    pub const fn description(mut self, description: &'static str) -> Self {
-        self.description = Some(description);
-        self
-    }
-
-    /// Sets the JSON Schema of the value type (for `Param<T>`, the schema of `T`).
-    #[must_use]
-    pub const fn value_schema(mut self, schema: SchemaFn) -> Self {
-        self.value_schema = Some(schema);
-        self
-    }
-
-    /// The parameter's name as written.
-    pub const fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// The parameter's position.
-    pub const fn index(&self) -> usize {
-        self.index
-    }
-
-    /// The header the parameter reads.
-    pub const fn header(&self) -> &'static str {
-        self.header
-    }
-
-    /// The position of its placeholder in the address template, if it has one.
-    pub const fn placeholder_index(&self) -> Option<usize> {
-        self.placeholder
-    }
-
-    /// The default for a missing header, if one was given.
-    pub fn default_fn(&self) -> Option<DefaultFn> {
-        self.default
-    }
-
-    pub(crate) fn prepare_fn(&self) -> Option<PrepareFn> {
-        self.prepare
-    }
-
-    /// The documentation hook, if one was set.
-    pub fn document_fn(&self) -> Option<DocumentFn> {
-        self.document
-    }
-
-    /// The description, if one was given.
-    pub const fn description_text(&self) -> Option<&'static str> {
-        self.description
-    }
-
-    /// The schema of the value type, if one was set.
-    pub fn value_schema_fn(&self) -> Option<SchemaFn> {
-        self.value_schema
-    }
 }

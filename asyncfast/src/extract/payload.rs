@@ -7,7 +7,7 @@ use bytes::Bytes;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
-use super::{FromMessage, ParamSpec};
+use super::{FromMessage, ParamRole, ParamSpec};
 use crate::MessageContext;
 use crate::asyncapi::OperationDoc;
 
@@ -114,6 +114,9 @@ where
     T: DeserializeOwned + JsonSchema + Send + 'static,
 {
     type Rejection = PayloadRejection;
+
+    /// The payload: `#[channel]` rejects a second one.
+    const ROLE: ParamRole = ParamRole::Payload;
 
     fn from_message(
         ctx: &mut MessageContext<'_>,
