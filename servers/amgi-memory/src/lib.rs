@@ -87,13 +87,12 @@ mod error;
 mod queue;
 mod server;
 
+pub use amgi_server::{DeadLetterPolicy, RetryPolicy};
 pub use broker::Broker;
-pub use config::{BrokerConfig, DEFAULT_CAPACITY, DEFAULT_DEAD_LETTER_SUFFIX};
+pub use config::{BrokerConfig, DEFAULT_CAPACITY, DEFAULT_SEND_TIMEOUT};
 pub use dead_letter::DeadLetter;
 pub use error::{PublishError, PublishErrorKind, ServerError};
-pub use server::{
-    DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_MAX_DELIVERIES, Server, ServerHandle,
-};
+pub use server::{DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, Server, ServerHandle};
 
 /// Compiles the README's example.
 #[cfg(doctest)]
