@@ -80,6 +80,7 @@
 #![deny(missing_docs)]
 
 mod broker;
+mod cli;
 mod config;
 mod consumer;
 mod dead_letter;
@@ -89,6 +90,7 @@ mod server;
 
 pub use amgi_server::{DeadLetterPolicy, RetryPolicy};
 pub use broker::Broker;
+pub use cli::MemoryCommand;
 pub use config::{BrokerConfig, DEFAULT_CAPACITY, DEFAULT_SEND_TIMEOUT};
 pub use dead_letter::DeadLetter;
 pub use error::{PublishError, PublishErrorKind, ServerError};
