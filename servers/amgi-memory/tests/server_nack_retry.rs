@@ -39,10 +39,12 @@ struct Handled {
     at: Instant,
 }
 
+type Decide = dyn Fn(&str, usize) -> Answer + Send + Sync;
+
 /// A raw application answering each message as `decide` says (given the payload and how many
 /// times it saw it before), reporting what it did.
 struct Recorder {
-    decide: Box<dyn Fn(&str, usize) -> Answer + Send + Sync>,
+    decide: Box<Decide>,
     seen: Mutex<Vec<String>>,
     handled: mpsc::UnboundedSender<Handled>,
 }
