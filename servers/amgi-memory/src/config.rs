@@ -132,32 +132,3 @@ impl BrokerConfig {
         self
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_dead_letter_address_matches_the_interface() {
-        let config = BrokerConfig::default();
-        for address in ["orders", "a.b.c", ""] {
-            assert_eq!(
-                config.dead_letter.address_for(address),
-                Some(amgi_core::dead_letter::default_address(address))
-            );
-        }
-    }
-
-    #[test]
-    fn capacity_is_clamped() {
-        assert_eq!(BrokerConfig::new().capacity(0).normalized().capacity, 1);
-        assert_eq!(
-            BrokerConfig::new()
-                .capacity(usize::MAX)
-                .normalized()
-                .capacity,
-            Semaphore::MAX_PERMITS
-        );
-        assert_eq!(BrokerConfig::new().capacity(7).normalized().capacity, 7);
-    }
-}

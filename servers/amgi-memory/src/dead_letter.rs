@@ -52,19 +52,3 @@ impl DeadLetter {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use amgi_core::MessageSend;
-
-    use super::*;
-
-    #[test]
-    fn message_without_headers_reads_with_defaults() {
-        let message = Stored::new(MessageSend::new("orders.dlq").payload("x"));
-        let letter = DeadLetter::from_stored(&message, "orders");
-        assert_eq!(letter.address, "orders");
-        assert_eq!(letter.reason, "");
-        assert_eq!(letter.deliveries, 0);
-    }
-}
