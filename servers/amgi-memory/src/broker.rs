@@ -9,9 +9,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use amgi_core::batch::Publisher;
 use amgi_core::{EventFuture, MessageSend, SendError};
+use amgi_server::{DeadLetterOrigin, dead_letter_headers};
 use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 
-use crate::dead_letter::{self, DeadLetter};
+use crate::dead_letter::DeadLetter;
 use crate::queue::{Queue, Stored};
 use crate::{BrokerConfig, PublishError, PublishErrorKind};
 
@@ -24,7 +26,10 @@ use crate::{BrokerConfig, PublishError, PublishErrorKind};
 /// their queue for the next one.
 ///
 /// Each queue holds at most [`BrokerConfig::capacity`] messages, counting those waiting and those
-/// delivered but not yet acked; [`Broker::publish`] waits while the queue is full.
+/// delivered but not yet acked; [`Broker::publish`] waits while the queue is full, `message.send`
+/// from an application at most [`BrokerConfig::send_timeout`]. Dead-letter queues are the
+/// exception: dead-lettering never waits and never drops a message, so a dead-letter queue may
+/// hold more than its capacity (each letter over it is logged at `warn`).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -113,28 +118,46 @@ impl Broker {
     /// # });
     /// ```
     pub async fn publish(&self, message: MessageSend) -> Result<(), PublishError> {
-        let (queue, message) = match self.try_publish_inner(message) {
-            Ok(()) => return Ok(()),
-            Err(Refused::Closed(message)) => {
-                return Err(PublishError::new(PublishErrorKind::Closed, message));
-            }
-            Err(Refused::Full(queue, message)) => (queue, message),
-        };
+        match self.try_publish_inner(message) {
+            Ok(()) => Ok(()),
+            Err(Refused::Closed(message)) => Err(self.refused(PublishErrorKind::Closed, message)),
+            Err(Refused::Full(queue, message)) => self.wait_for_room(&queue, message, None).await,
+        }
+    }
+
+    /// Waits for room in `queue` until `deadline`, if any, then publishes `message`.
+    async fn wait_for_room(
+        &self,
+        queue: &Queue,
+        message: MessageSend,
+        deadline: Option<Instant>,
+    ) -> Result<(), PublishError> {
         // Register for the close signal before checking the flag, so a `close` at any point
         // ends the wait below.
         let mut closed = pin!(self.shared.on_close.notified());
         closed.as_mut().enable();
         if self.is_closed() {
-            return Err(PublishError::new(PublishErrorKind::Closed, message));
+            return Err(self.refused(PublishErrorKind::Closed, message));
         }
+        let timeout = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
-            () = closed => Err(PublishError::new(PublishErrorKind::Closed, message)),
+            () = closed => Err(self.refused(PublishErrorKind::Closed, message)),
             () = queue.reserve() => {
                 queue.push(Stored::new(message));
                 Ok(())
             }
+            () = timeout => Err(self.refused(PublishErrorKind::Full, message)),
         }
+    }
+
+    fn refused(&self, kind: PublishErrorKind, message: MessageSend) -> PublishError {
+        PublishError::new(kind, message, self.shared.config.capacity)
     }
 
     /// Publishes `message` if its queue has room, without waiting.
@@ -154,8 +177,8 @@ impl Broker {
     pub fn try_publish(&self, message: MessageSend) -> Result<(), PublishError> {
         self.try_publish_inner(message)
             .map_err(|refused| match refused {
-                Refused::Full(_, message) => PublishError::new(PublishErrorKind::Full, message),
-                Refused::Closed(message) => PublishError::new(PublishErrorKind::Closed, message),
+                Refused::Full(_, message) => self.refused(PublishErrorKind::Full, message),
+                Refused::Closed(message) => self.refused(PublishErrorKind::Closed, message),
             })
     }
 
@@ -192,24 +215,30 @@ impl Broker {
         self.queue(address).map_or(0, |queue| queue.in_flight())
     }
 
-    /// The dead-letter address of `address`, for example `orders.dlq`.
+    /// The dead-letter address of `address` under [`BrokerConfig::dead_letter`], for example
+    /// `orders.dlq`; `None` when dead-lettering is disabled.
     ///
     /// ```
-    /// assert_eq!(amgi_memory::Broker::default().dead_letter_address("orders"), "orders.dlq");
+    /// let broker = amgi_memory::Broker::default();
+    /// assert_eq!(broker.dead_letter_address("orders").as_deref(), Some("orders.dlq"));
     /// ```
-    pub fn dead_letter_address(&self, address: &str) -> String {
-        self.shared.config.dead_letter_address(address)
+    pub fn dead_letter_address(&self, address: &str) -> Option<String> {
+        self.shared.config.dead_letter.address_for(address)
     }
 
-    /// A snapshot of the messages waiting on the dead-letter address of `address`, oldest first.
-    /// Dead letters a server is consuming from that address at the moment are not included.
+    /// A snapshot of the messages waiting on the dead-letter address of `address`, oldest first
+    /// (with a [`DeadLetterPolicy::Address`](amgi_server::DeadLetterPolicy::Address) shared by
+    /// every address, those of every address). Dead letters a server is consuming from that
+    /// address at the moment are not included.
     ///
     /// ```
     /// assert!(amgi_memory::Broker::default().dead_letters("orders").is_empty());
     /// ```
     pub fn dead_letters(&self, address: &str) -> Vec<DeadLetter> {
-        let name = self.dead_letter_address(address);
-        self.queue(&name).map_or_else(Vec::new, |queue| {
+        let queue = self
+            .dead_letter_address(address)
+            .and_then(|name| self.queue(&name));
+        queue.map_or_else(Vec::new, |queue| {
             queue.snapshot(|message| DeadLetter::from_stored(message, address))
         })
     }
@@ -266,7 +295,7 @@ impl Broker {
         let config = &self.shared.config;
         let queue = Arc::new(Queue::new(
             Arc::clone(address),
-            config.is_dead_letter_address(address),
+            config.dead_letter.is_dead_letter_address(address),
             config.capacity,
         ));
         queues.insert(Arc::clone(address), Arc::clone(&queue));
@@ -286,26 +315,37 @@ impl Broker {
         self.shared.created.subscribe()
     }
 
-    /// Moves messages consumed from `queue` to its dead-letter queue. Never waits: see
-    /// [`Queue::push_dead_letters`].
+    /// Moves messages consumed from `queue` to its dead-letter queue, which never waits nor
+    /// drops (see [`Queue::push_dead_letters`]); with dead-lettering disabled, logs and drops
+    /// them.
     pub(crate) fn dead_letter(&self, queue: &Queue, dead: Vec<(Stored, Cow<'static, str>)>) {
         if dead.is_empty() {
             return;
         }
-        let target = queue.dead_letter_queue(|| {
-            self.queue_or_create(&Arc::from(self.dead_letter_address(queue.name())))
-        });
+        let Some(name) = self.dead_letter_address(queue.name()) else {
+            for (message, reason) in dead {
+                tracing::error!(address = %queue.name(), deliveries = message.deliveries,
+                    %reason, "message dropped: dead-lettering is disabled");
+            }
+            return;
+        };
+        let target = queue.dead_letter_queue(|| self.queue_or_create(&Arc::from(name)));
         let letters = dead
             .into_iter()
             .map(|(message, reason)| {
-                tracing::warn!(
-                    address = %queue.name(),
-                    dead_letter_address = %target.name(),
-                    deliveries = message.deliveries,
-                    %reason,
-                    "message dead-lettered"
-                );
-                dead_letter::mark(message, queue.name(), reason)
+                tracing::warn!(address = %queue.name(), dead_letter_address = %target.name(),
+                    deliveries = message.deliveries, %reason, "message dead-lettered");
+                let origin = DeadLetterOrigin {
+                    reason: &reason,
+                    deliveries: message.deliveries,
+                    address: queue.name(),
+                };
+                Stored {
+                    headers: dead_letter_headers(&message.headers, origin, &[]),
+                    payload: message.payload,
+                    bindings: message.bindings,
+                    deliveries: 0,
+                }
             })
             .collect();
         target.push_dead_letters(letters);
@@ -317,19 +357,29 @@ enum Refused {
     Closed(MessageSend),
 }
 
-/// `message.send` from an application publishes into this broker, waiting while the target queue
-/// is full. A message that fits is accepted without allocating a future.
+/// `message.send` from an application (and the lifespan scope's
+/// [`ServerPublisher`](amgi_core::extension::ServerPublisher)) publishes into this broker. A
+/// message that fits is accepted without allocating a future; otherwise the send waits for room
+/// at most [`BrokerConfig::send_timeout`], then fails with a retryable
+/// [`SendErrorKind::Transport`](amgi_core::SendErrorKind::Transport) error naming the queue and
+/// its capacity.
 impl Publisher for Broker {
     fn publish(&self, message: MessageSend) -> EventFuture<'_, Result<(), SendError>> {
         match self.try_publish_inner(message) {
             Ok(()) => EventFuture::ready(Ok(())),
-            Err(Refused::Full(_, message)) => EventFuture::boxed(async move {
-                Broker::publish(self, message).await.map_err(Into::into)
+            Err(Refused::Full(queue, message)) => EventFuture::boxed(async move {
+                let timeout = self.shared.config.send_timeout;
+                let deadline = Instant::now() + timeout;
+                self.wait_for_room(&queue, message, Some(deadline))
+                    .await
+                    .map_err(|error| match error.kind() {
+                        PublishErrorKind::Full => SendError::transport(error)
+                            .with_detail(format!("no room within {timeout:?}")),
+                        PublishErrorKind::Closed => error.into(),
+                    })
             }),
             Err(Refused::Closed(message)) => {
-                EventFuture::ready(Err(
-                    PublishError::new(PublishErrorKind::Closed, message).into()
-                ))
+                EventFuture::ready(Err(self.refused(PublishErrorKind::Closed, message).into()))
             }
         }
     }

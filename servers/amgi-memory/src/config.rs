@@ -1,57 +1,71 @@
-//! [`BrokerConfig`]: how much each queue holds and where dead letters go.
+//! [`BrokerConfig`]: how much each queue holds, how long an application's send waits for room,
+//! and where dead letters go.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::time::Duration;
 
+use amgi_server::DeadLetterPolicy;
 use tokio::sync::Semaphore;
 
 /// Default number of messages one queue holds, waiting and in flight together.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
-/// Default suffix of dead-letter addresses: `orders` dead-letters to `orders.dlq`, as
-/// [`amgi_core::dead_letter::default_address`] names it.
-pub const DEFAULT_DEAD_LETTER_SUFFIX: &str = ".dlq";
+/// Default longest wait of an application's `message.send` for room in a full queue.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Settings of a [`Broker`](crate::Broker).
 ///
-/// Every address (queue) gets the same capacity. An address's dead-letter address is the address
-/// followed by [`BrokerConfig::dead_letter_suffix`]; addresses ending with the suffix are
-/// dead-letter addresses, which [`Server::all_addresses`](crate::Server::all_addresses) skips.
+/// Every address (queue) gets the same capacity. Dead letters go where
+/// [`BrokerConfig::dead_letter`] says (by default `<address>.dlq`); dead-letter addresses are
+/// skipped by [`Server::all_addresses`](crate::Server::all_addresses).
 ///
 /// ```
+/// use std::time::Duration;
 /// use amgi_memory::{Broker, BrokerConfig};
 ///
-/// let config = BrokerConfig::default().capacity(16).dead_letter_suffix(".failed");
-/// assert_eq!(config.dead_letter_address("orders"), "orders.failed");
+/// let config = BrokerConfig::default()
+///     .capacity(16)
+///     .send_timeout(Duration::from_millis(250))
+///     .dead_letter_suffix(".failed");
 /// let broker = Broker::new(config);
 /// assert_eq!(broker.config().capacity, 16);
+/// assert_eq!(broker.dead_letter_address("orders").as_deref(), Some("orders.failed"));
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BrokerConfig {
     /// How many messages one queue holds at most, counting messages waiting and messages
-    /// delivered but not yet acked or dead-lettered (default [`DEFAULT_CAPACITY`]).
+    /// delivered but not yet acked or dead-lettered (default [`DEFAULT_CAPACITY`]). Dead-letter
+    /// queues may hold more: dead-lettering never waits and never drops (see
+    /// [`Broker`](crate::Broker)).
     ///
     /// [`Broker::new`](crate::Broker::new) raises 0 to 1 (a queue that holds nothing would make
     /// every publisher wait forever) and lowers values above [`Semaphore::MAX_PERMITS`] to it.
     pub capacity: usize,
-    /// Appended to an address to name its dead-letter address (default
-    /// [`DEFAULT_DEAD_LETTER_SUFFIX`]). An empty suffix would make every address its own
-    /// dead-letter address, so the default is used instead.
-    pub dead_letter_suffix: Arc<str>,
+    /// How long `message.send` from an application (the broker's
+    /// [`Publisher`](amgi_core::batch::Publisher)) waits for room in a full queue before it fails
+    /// with a retryable error (default [`DEFAULT_SEND_TIMEOUT`]). Bounded so that a handler
+    /// publishing to a queue full of in-flight messages, its own batch among them, cannot wait
+    /// forever: its message is nacked and redelivered instead. [`Broker::publish`](crate::Broker::publish)
+    /// waits without a bound.
+    pub send_timeout: Duration,
+    /// Where dead letters go (default [`DeadLetterPolicy::default`]: `<address>.dlq`).
+    pub dead_letter: DeadLetterPolicy,
 }
 
 impl Default for BrokerConfig {
     fn default() -> Self {
         Self {
             capacity: DEFAULT_CAPACITY,
-            dead_letter_suffix: Arc::from(DEFAULT_DEAD_LETTER_SUFFIX),
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            dead_letter: DeadLetterPolicy::default(),
         }
     }
 }
 
 impl BrokerConfig {
-    /// The default configuration: queues of [`DEFAULT_CAPACITY`] messages, dead letters at
-    /// `<address>.dlq`.
+    /// The default configuration: queues of [`DEFAULT_CAPACITY`] messages, sends waiting
+    /// [`DEFAULT_SEND_TIMEOUT`] at most, dead letters at `<address>.dlq`.
     ///
     /// ```
     /// let config = amgi_memory::BrokerConfig::new();
@@ -73,97 +87,48 @@ impl BrokerConfig {
         self
     }
 
-    /// Sets the suffix that names dead-letter addresses; an empty suffix keeps the default.
+    /// Sets how long an application's `message.send` waits for room in a full queue.
     ///
     /// ```
-    /// let config = amgi_memory::BrokerConfig::new().dead_letter_suffix(".failed");
-    /// assert_eq!(config.dead_letter_address("orders"), "orders.failed");
-    /// assert!(config.is_dead_letter_address("orders.failed"));
+    /// use std::time::Duration;
+    /// let config = amgi_memory::BrokerConfig::new().send_timeout(Duration::from_secs(5));
+    /// assert_eq!(config.send_timeout, Duration::from_secs(5));
     /// ```
     #[must_use]
-    pub fn dead_letter_suffix(mut self, suffix: impl Into<Arc<str>>) -> Self {
-        self.dead_letter_suffix = suffix.into();
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
         self
     }
 
-    /// The dead-letter address of `address`.
+    /// Sets where dead letters go.
     ///
     /// ```
-    /// let config = amgi_memory::BrokerConfig::new();
-    /// assert_eq!(config.dead_letter_address("orders"), "orders.dlq");
+    /// use amgi_memory::{Broker, BrokerConfig, DeadLetterPolicy};
+    /// let broker = Broker::new(BrokerConfig::new().dead_letter(DeadLetterPolicy::address("failed")));
+    /// assert_eq!(broker.dead_letter_address("orders").as_deref(), Some("failed"));
     /// ```
-    pub fn dead_letter_address(&self, address: &str) -> String {
-        let suffix = self.effective_suffix();
-        let mut name = String::with_capacity(address.len() + suffix.len());
-        name.push_str(address);
-        name.push_str(suffix);
-        name
+    #[must_use]
+    pub fn dead_letter(mut self, policy: DeadLetterPolicy) -> Self {
+        self.dead_letter = policy;
+        self
     }
 
-    /// Whether `address` is a dead-letter address (it ends with the dead-letter suffix).
+    /// Shortcut for [`DeadLetterPolicy::suffix`]: dead letters of `orders` go to
+    /// `orders<suffix>`; an empty suffix means the default `.dlq`.
     ///
     /// ```
-    /// let config = amgi_memory::BrokerConfig::new();
-    /// assert!(config.is_dead_letter_address("orders.dlq"));
-    /// assert!(!config.is_dead_letter_address("orders"));
+    /// use amgi_memory::{Broker, BrokerConfig};
+    /// let broker = Broker::new(BrokerConfig::new().dead_letter_suffix(".failed"));
+    /// assert_eq!(broker.dead_letter_address("orders").as_deref(), Some("orders.failed"));
     /// ```
-    pub fn is_dead_letter_address(&self, address: &str) -> bool {
-        address.ends_with(self.effective_suffix())
+    #[must_use]
+    pub fn dead_letter_suffix(self, suffix: impl Into<Cow<'static, str>>) -> Self {
+        self.dead_letter(DeadLetterPolicy::suffix(suffix))
     }
 
     /// The configuration with its values brought into range, as the broker uses it.
     pub(crate) fn normalized(mut self) -> Self {
         self.capacity = self.capacity.clamp(1, Semaphore::MAX_PERMITS);
-        if self.dead_letter_suffix.is_empty() {
-            self.dead_letter_suffix = Arc::from(DEFAULT_DEAD_LETTER_SUFFIX);
-        }
         self
-    }
-
-    fn effective_suffix(&self) -> &str {
-        if self.dead_letter_suffix.is_empty() {
-            DEFAULT_DEAD_LETTER_SUFFIX
-        } else {
-            &self.dead_letter_suffix
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_suffix_matches_the_interface() {
-        let config = BrokerConfig::default();
-        for address in ["orders", "a.b.c", ""] {
-            assert_eq!(
-                config.dead_letter_address(address),
-                amgi_core::dead_letter::default_address(address)
-            );
-        }
-    }
-
-    #[test]
-    fn empty_suffix_falls_back_to_default() {
-        let config = BrokerConfig::new().dead_letter_suffix("");
-        assert_eq!(config.dead_letter_address("orders"), "orders.dlq");
-        assert!(config.is_dead_letter_address("orders.dlq"));
-        assert!(!config.is_dead_letter_address("orders"));
-        let normalized = config.normalized();
-        assert_eq!(&*normalized.dead_letter_suffix, DEFAULT_DEAD_LETTER_SUFFIX);
-    }
-
-    #[test]
-    fn capacity_is_clamped() {
-        assert_eq!(BrokerConfig::new().capacity(0).normalized().capacity, 1);
-        assert_eq!(
-            BrokerConfig::new()
-                .capacity(usize::MAX)
-                .normalized()
-                .capacity,
-            Semaphore::MAX_PERMITS
-        );
-        assert_eq!(BrokerConfig::new().capacity(7).normalized().capacity, 7);
     }
 }

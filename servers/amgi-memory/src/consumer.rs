@@ -1,16 +1,23 @@
 //! The tasks of a running server: one consumer loop per address and concurrency slot, and the
-//! supervisor that starts them (also for addresses created later) and waits for them to stop.
+//! supervisor that starts them (also for addresses created later) and stops them within the
+//! drain deadline.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use amgi_core::batch::BatchDispatcher;
+use amgi_core::extension::NackRetrySupport;
 use amgi_core::{Application, MessageScope, State};
+use amgi_server::{RetryPolicy, StopSignal};
 use tokio::sync::watch;
 use tokio::task::{self, JoinError, JoinSet};
 
 use crate::queue::Queue;
 use crate::{Broker, ServerError};
+
+/// Which addresses, besides the named ones, a server consumes.
+pub(crate) type AddressFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// What every consumer loop of one server shares.
 pub(crate) struct Consumer<A> {
@@ -18,27 +25,46 @@ pub(crate) struct Consumer<A> {
     pub(crate) broker: Broker,
     pub(crate) state: State,
     pub(crate) batch_size: usize,
-    pub(crate) max_deliveries: u32,
+    pub(crate) retry: RetryPolicy,
     pub(crate) ordered: bool,
+    pub(crate) stop: Arc<StopSignal>,
 }
 
 impl<A: Application> Consumer<A> {
-    /// Takes batches from `queue` until `stop` is set, finishing the batch in hand first.
-    async fn run(self: Arc<Self>, queue: Arc<Queue>, mut stop: watch::Receiver<bool>) {
+    /// Takes batches from `queue` until the stop signal is set, finishing the batch in hand
+    /// first.
+    ///
+    /// Redelivery delays: in an ordered queue this loop waits them out (up to the stop signal)
+    /// before the next batch, so that a delayed message keeps its place; otherwise a timer task
+    /// requeues the messages, and this loop goes on.
+    async fn run(self: Arc<Self>, queue: Arc<Queue>) {
         // Reused for every batch; it never holds more than the queue's capacity.
-        let mut batch = Vec::with_capacity(self.batch_size.min(self.broker.config().capacity));
+        let mut batch = Vec::with_capacity(self.batch_size.min(queue.capacity()));
+        let mut timers = JoinSet::new();
         while let Some(in_flight) = queue
-            .next_batch(&mut batch, self.batch_size, &mut stop)
+            .next_batch(&mut batch, self.batch_size, &self.stop)
             .await
         {
-            let messages = in_flight.incoming();
             let scope = MessageScope::new(Arc::clone(queue.name()))
                 .ordered(self.ordered)
-                .with_state(self.state.clone());
-            let report = self.dispatcher.dispatch(scope, messages).await;
-            let settled = in_flight.settle(report.outcomes, self.max_deliveries);
+                .with_state(self.state.clone())
+                .with_extension(NackRetrySupport);
+            let report = self.dispatcher.dispatch(scope, in_flight.incoming()).await;
+            let settled = in_flight.settle(report.outcomes, &self.retry, self.ordered);
             self.broker.dead_letter(&queue, settled.dead);
+            for delayed in settled.delayed {
+                if self.ordered {
+                    delayed.wait(&self.stop).await;
+                } else {
+                    let this = Arc::clone(&self);
+                    timers.spawn(async move { delayed.wait(&this.stop).await });
+                }
+            }
+            while timers.try_join_next().is_some() {}
         }
+        // Stopped: the timers requeue at once. Aborted instead, the set aborts them, which
+        // requeues as well.
+        timers.join_all().await;
     }
 }
 
@@ -46,7 +72,7 @@ impl<A: Application> Consumer<A> {
 pub(crate) struct Supervisor<A> {
     consumer: Arc<Consumer<A>>,
     concurrency: usize,
-    stop: watch::Receiver<bool>,
+    filter: Option<AddressFilter>,
     tasks: JoinSet<()>,
     /// The address each task consumes, to name it if it fails.
     task_addresses: HashMap<task::Id, Arc<str>>,
@@ -54,15 +80,17 @@ pub(crate) struct Supervisor<A> {
 }
 
 impl<A: Application> Supervisor<A> {
+    /// A supervisor of `consumer`'s loops; with a `filter`, it also consumes every
+    /// non-dead-letter address the filter accepts, now and as they are created.
     pub(crate) fn new(
         consumer: Arc<Consumer<A>>,
         concurrency: usize,
-        stop: watch::Receiver<bool>,
+        filter: Option<AddressFilter>,
     ) -> Self {
         Self {
             consumer,
             concurrency,
-            stop,
+            filter,
             tasks: JoinSet::new(),
             task_addresses: HashMap::new(),
             consumed: HashSet::new(),
@@ -81,32 +109,41 @@ impl<A: Application> Supervisor<A> {
         }
         tracing::debug!(address = %queue.name(), concurrency = self.concurrency, "consuming");
         for _ in 0..self.concurrency {
-            let run = Arc::clone(&self.consumer).run(Arc::clone(queue), self.stop.clone());
+            let run = Arc::clone(&self.consumer).run(Arc::clone(queue));
             let id = self.tasks.spawn(run).id();
             self.task_addresses.insert(id, Arc::clone(queue.name()));
         }
     }
 
-    /// Starts consuming every existing address that is not a dead-letter address.
-    pub(crate) fn discover(&mut self) {
+    /// Starts consuming every existing non-dead-letter address the filter accepts.
+    fn discover(&mut self) {
+        let Some(filter) = self.filter.clone() else {
+            return;
+        };
         for queue in self.consumer.broker.queues() {
-            if !queue.is_dead_letter() {
+            if !queue.is_dead_letter() && filter(queue.name()) {
                 self.consume_queue(&queue);
             }
         }
     }
 
-    /// Runs until `stop` is set (or its sender dropped), consuming new addresses as they are
-    /// created when `created` is given, then waits for every consumer loop to finish its batch.
-    pub(crate) async fn run(
-        mut self,
-        mut created: Option<watch::Receiver<()>>,
-    ) -> Result<(), ServerError> {
+    /// Runs until the stop signal is set, consuming new addresses as they are created when there
+    /// is a filter. Then gives the batches in flight `drain` to finish, and aborts the consumer
+    /// loops still running after it: their batches go back to the front of their queues.
+    pub(crate) async fn run(mut self, drain: Duration) -> Result<(), ServerError> {
+        let mut created = self.filter.is_some().then(|| {
+            // Subscribe before listing, so that no address created in between is missed.
+            let mut created = self.consumer.broker.watch_created();
+            created.mark_unchanged();
+            created
+        });
+        self.discover();
+        let stop = Arc::clone(&self.consumer.stop);
         let mut failure = None;
         loop {
             tokio::select! {
                 biased;
-                () = stopped(&mut self.stop) => break,
+                () = stop.wait() => break,
                 changed = next_change(created.as_mut()) => match changed {
                     Ok(()) => self.discover(),
                     Err(_) => created = None,
@@ -114,14 +151,31 @@ impl<A: Application> Supervisor<A> {
                 Some(joined) = self.tasks.join_next() => self.record(joined, &mut failure),
             }
         }
-        while let Some(joined) = self.tasks.join_next().await {
-            self.record(joined, &mut failure);
+        let drained = tokio::time::timeout(drain, self.join_all(&mut failure)).await;
+        if drained.is_err() {
+            tracing::warn!(
+                batches = self.tasks.len(),
+                ?drain,
+                "drain deadline passed: aborting the batches in flight, their messages go back \
+                 to their queues"
+            );
+            self.tasks.abort_all();
+            self.join_all(&mut failure).await;
         }
         failure.map_or(Ok(()), Err)
     }
 
+    async fn join_all(&mut self, failure: &mut Option<ServerError>) {
+        while let Some(joined) = self.tasks.join_next().await {
+            self.record(joined, failure);
+        }
+    }
+
     fn record(&mut self, joined: Result<(), JoinError>, failure: &mut Option<ServerError>) {
         let Err(error) = joined else { return };
+        if error.is_cancelled() {
+            return;
+        }
         let address = self
             .task_addresses
             .remove(&error.id())
@@ -132,11 +186,6 @@ impl<A: Application> Supervisor<A> {
             source: error,
         });
     }
-}
-
-/// Resolves once `stop` is set or its sender is gone.
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
 async fn next_change(

@@ -11,9 +11,11 @@ use tokio::task::JoinError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PublishErrorKind {
-    /// The queue holds as many messages as its capacity allows. Only
-    /// [`Broker::try_publish`](crate::Broker::try_publish) returns it;
-    /// [`Broker::publish`](crate::Broker::publish) waits instead.
+    /// The queue holds as many messages as its capacity allows.
+    /// [`Broker::try_publish`](crate::Broker::try_publish) returns it at once,
+    /// [`Broker::publish`](crate::Broker::publish) waits instead, and an application's
+    /// `message.send` fails with it (as the source of a retryable
+    /// [`SendError`](amgi_core::SendError)) after [`BrokerConfig::send_timeout`](crate::BrokerConfig::send_timeout).
     Full,
     /// The broker was closed with [`Broker::close`](crate::Broker::close).
     Closed,
@@ -41,22 +43,36 @@ impl fmt::Display for PublishErrorKind {
 /// let error = broker.try_publish(MessageSend::new("jobs").payload("2")).unwrap_err();
 /// assert_eq!(error.kind(), PublishErrorKind::Full);
 /// assert!(error.is_retryable());
-/// assert_eq!(error.to_string(), "cannot publish to `jobs`: the queue is full");
+/// assert_eq!(error.to_string(), "cannot publish to `jobs`: the queue is full (capacity 1)");
 /// assert_eq!(error.into_message().payload.as_deref(), Some(&b"2"[..]));
 /// ```
 #[derive(Debug, thiserror::Error)]
-#[error("cannot publish to `{}`: {kind}", .message.address)]
+#[error("cannot publish to `{}`: {kind}{}", .message.address, self.capacity_note())]
 pub struct PublishError {
     kind: PublishErrorKind,
     message: Box<MessageSend>,
+    capacity: usize,
 }
 
 impl PublishError {
-    pub(crate) fn new(kind: PublishErrorKind, message: MessageSend) -> Self {
+    pub(crate) fn new(kind: PublishErrorKind, message: MessageSend, capacity: usize) -> Self {
         Self {
             kind,
             message: Box::new(message),
+            capacity,
         }
+    }
+
+    fn capacity_note(&self) -> String {
+        match self.kind {
+            PublishErrorKind::Full => format!(" (capacity {})", self.capacity),
+            PublishErrorKind::Closed => String::new(),
+        }
+    }
+
+    /// The capacity of the queue (see [`BrokerConfig::capacity`](crate::BrokerConfig::capacity)).
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Why the message was not accepted.
@@ -123,41 +139,4 @@ pub enum ServerError {
     /// The task that supervises the consumers failed.
     #[error("the server task failed: {0}")]
     Supervisor(#[source] JoinError),
-}
-
-#[cfg(test)]
-mod tests {
-    use std::error::Error as _;
-
-    use super::*;
-
-    #[test]
-    fn closed_publish_error_becomes_closed_send_error() {
-        let error = PublishError::new(PublishErrorKind::Closed, MessageSend::new("orders"));
-        assert!(!error.is_retryable());
-        let send: SendError = error.into();
-        assert_eq!(send.kind(), SendErrorKind::Closed);
-        assert_eq!(
-            send.to_string(),
-            "server closed: cannot publish to `orders`"
-        );
-    }
-
-    #[test]
-    fn full_publish_error_becomes_transport_send_error() {
-        let error = PublishError::new(PublishErrorKind::Full, MessageSend::new("orders"));
-        let send: SendError = error.into();
-        assert_eq!(send.kind(), SendErrorKind::Transport);
-        assert!(send.source().is_some());
-        assert!(send.to_string().contains("the queue is full"), "{send}");
-    }
-
-    #[test]
-    fn startup_error_carries_the_application_message() {
-        let error = ServerError::Startup(LifespanError::StartupFailed {
-            message: "no database".into(),
-        });
-        assert!(error.to_string().contains("no database"), "{error}");
-        assert!(error.source().is_some());
-    }
 }

@@ -58,28 +58,48 @@
 //! - **Addresses** are named queues, created on first publish or when a server consumes them.
 //! - **Capacity and backpressure**: a message counts against its queue's
 //!   [`BrokerConfig::capacity`] from publish until it is acked or dead-lettered, in flight
-//!   included. [`Broker::publish`] (and `message.send` from an application) waits while the queue
-//!   is full; [`Broker::try_publish`] fails with [`PublishErrorKind::Full`] instead.
+//!   included. [`Broker::publish`] waits while the queue is full; [`Broker::try_publish`] fails
+//!   with [`PublishErrorKind::Full`]; `message.send` from an application waits at most
+//!   [`BrokerConfig::send_timeout`] (1 s by default), then fails with a retryable
+//!   [`SendError`](amgi_core::SendError) naming the queue and its capacity, so that a handler
+//!   publishing into a queue its own batch fills is nacked and redelivered instead of hanging.
 //! - **Batches**: a consumer loop takes up to [`Server::batch_size`] waiting messages of one
 //!   address and calls the application once; with [`Server::concurrency`] 1 (the default)
-//!   batches of an address run one at a time and the scope is `ordered`.
-//! - **Redelivery**: a nacked or unanswered message goes back to the front of its queue (keeping
-//!   order) without needing new room, until it has been delivered [`Server::max_deliveries`]
-//!   times.
-//! - **Dead letters**: then it moves to `<address>.dlq` ([`BrokerConfig::dead_letter_suffix`])
-//!   with its headers, payload and bindings and the [`amgi_core::dead_letter`] headers (reason,
-//!   deliveries, address). Dead-letter queues are bounded too, but dead-lettering never waits: a
-//!   full dead-letter queue drops its oldest waiting message (logged at `error`).
-//!   [`Broker::dead_letters`] reads them.
+//!   batches of an address run one at a time and the scope is `ordered`. Every message scope
+//!   carries [`NackRetrySupport`](amgi_core::extension::NackRetrySupport).
+//! - **Outcomes**: an acked message leaves. A nacked or unanswered one is decided by the
+//!   server's [`RetryPolicy`] ([`Server::retry`]; by default **zero backoff**, at most
+//!   [`amgi_server::DEFAULT_MAX_DELIVERIES`] deliveries): redelivered at the **front** of its
+//!   queue after the backoff, or dead-lettered after its last allowed delivery. A nack's
+//!   `nack.retry` is honoured: `Never` dead-letters at once, `After(d)` redelivers after `d`
+//!   (still counting the delivery). A message [skipped](amgi_core::batch::Outcome::Skipped)
+//!   after a nack in an ordered batch goes back in order, its delivery not counted.
+//! - **Delays keep order**: on an ordered queue the consumer waits out a redelivery delay (up to
+//!   shutdown) before its next batch, so later messages wait behind the delayed one; with
+//!   concurrency above 1 a timer requeues it and the queue goes on. Waiting messages count as
+//!   [in flight](Broker::in_flight).
+//! - **Dead letters**: a dead-lettered message moves to the address [`BrokerConfig::dead_letter`]
+//!   names (`<address>.dlq` by default) with its headers, payload and bindings and the
+//!   [`amgi_core::dead_letter`] headers (reason, deliveries, address).
+//!   [`Broker::dead_letters`] reads them. Dead-lettering never waits and never drops: a full
+//!   dead-letter queue takes the letter anyway, over its capacity, logged at `warn`; it takes
+//!   new publishes again once it is back under its capacity.
 //! - **Bindings**: a message keeps the [`Bindings`](amgi_core::Bindings) it was published with;
 //!   its first binding is delivered as the inbound binding, so a Kafka key survives a
 //!   `message.send` round trip.
-//! - **Shutdown**: [`ServerHandle::shutdown`] stops taking batches, waits for the batches in
-//!   flight, then runs lifespan shutdown. Undelivered messages stay in the broker, which
-//!   outlives the server.
+//! - **Lifespan**: the lifespan scope's extensions hold a
+//!   [`ServerPublisher`](amgi_core::extension::ServerPublisher) that publishes into the broker
+//!   (bounded by the send timeout, like `message.send`).
+//! - **Shutdown**: [`ServerHandle::shutdown`] stops taking batches, gives the batches in flight
+//!   [`Server::drain_timeout`] (30 s by default) to finish, aborts the rest (their messages go
+//!   back to the front of their queues), then runs lifespan shutdown. Undelivered messages stay
+//!   in the broker, which outlives the server.
+//! - **`run memory`**: [`MemoryCommand`] offers the server to an application's command line
+//!   through [`amgi_server::ServerCommand`].
 #![deny(missing_docs)]
 
 mod broker;
+mod cli;
 mod config;
 mod consumer;
 mod dead_letter;
@@ -87,13 +107,13 @@ mod error;
 mod queue;
 mod server;
 
+pub use amgi_server::{DeadLetterPolicy, RetryPolicy};
 pub use broker::Broker;
-pub use config::{BrokerConfig, DEFAULT_CAPACITY, DEFAULT_DEAD_LETTER_SUFFIX};
+pub use cli::MemoryCommand;
+pub use config::{BrokerConfig, DEFAULT_CAPACITY, DEFAULT_SEND_TIMEOUT};
 pub use dead_letter::DeadLetter;
 pub use error::{PublishError, PublishErrorKind, ServerError};
-pub use server::{
-    DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_MAX_DELIVERIES, Server, ServerHandle,
-};
+pub use server::{DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, Server, ServerHandle};
 
 /// Compiles the README's example.
 #[cfg(doctest)]

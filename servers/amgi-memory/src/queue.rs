@@ -3,17 +3,21 @@
 //! A message holds one permit of its queue's semaphore from the moment it is published until it
 //! is acked or moved to the dead-letter queue, so waiting and in-flight messages together never
 //! exceed the capacity. A nacked message keeps its permit when it goes back to the queue, so
-//! redelivery never waits for room.
+//! redelivery never waits for room. Dead letters are the exception: they are taken without a
+//! permit when none is free (counted in `overflow`), so dead-lettering never waits nor drops.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
 
 use amgi_core::batch::{IncomingMessage, NOT_ACKNOWLEDGED, Outcome};
 use amgi_core::{Bindings, Headers, MessageSend};
+use amgi_server::{RetryDecision, RetryPolicy, StopSignal};
 use bytes::Bytes;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
 
 /// A message as the broker stores it.
 #[derive(Debug)]
@@ -49,7 +53,10 @@ impl Stored {
 #[derive(Debug, Default)]
 struct Contents {
     waiting: VecDeque<Stored>,
+    /// Delivered and not yet settled, or waiting out a redelivery delay.
     in_flight: usize,
+    /// Messages held beyond the capacity (dead letters taken when the queue was full).
+    overflow: usize,
 }
 
 /// One named queue.
@@ -57,6 +64,7 @@ struct Contents {
 pub(crate) struct Queue {
     name: Arc<str>,
     is_dead_letter: bool,
+    capacity: usize,
     /// One permit per free slot.
     room: Semaphore,
     contents: Mutex<Contents>,
@@ -70,6 +78,7 @@ impl Queue {
         Self {
             name,
             is_dead_letter,
+            capacity,
             room: Semaphore::new(capacity),
             contents: Mutex::new(Contents::default()),
             available: Notify::new(),
@@ -83,6 +92,10 @@ impl Queue {
 
     pub(crate) fn is_dead_letter(&self) -> bool {
         self.is_dead_letter
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     fn lock(&self) -> MutexGuard<'_, Contents> {
@@ -122,32 +135,47 @@ impl Queue {
         self.available.notify_one();
     }
 
+    /// Frees the slots of `count` messages that left the queue, overflow first.
+    fn free(&self, contents: &mut Contents, count: usize) {
+        let over = contents.overflow.min(count);
+        contents.overflow -= over;
+        self.room.add_permits(count - over);
+    }
+
+    /// Puts `messages`, in flight until now, back at the front of the queue in their order.
+    fn requeue(&self, messages: impl DoubleEndedIterator<Item = Stored> + ExactSizeIterator) {
+        if messages.len() == 0 {
+            return;
+        }
+        let mut contents = self.lock();
+        contents.in_flight -= messages.len();
+        for message in messages.rev() {
+            contents.waiting.push_front(message);
+        }
+        drop(contents);
+        self.available.notify_one();
+    }
+
     /// The queue that takes this queue's dead letters, created by `create` on first use.
     pub(crate) fn dead_letter_queue(&self, create: impl FnOnce() -> Arc<Queue>) -> &Arc<Queue> {
         self.dead_letters.get_or_init(create)
     }
 
-    /// Appends dead letters without waiting. When the queue is full, the oldest waiting message is
-    /// dropped to make room; when every slot is in flight, the new dead letter is dropped. Both
-    /// are logged at `error`.
+    /// Appends dead letters without waiting and without dropping any: a letter that finds no
+    /// free slot is held beyond the capacity, logged at `warn`.
     pub(crate) fn push_dead_letters(&self, letters: Vec<Stored>) {
         let mut contents = self.lock();
         for letter in letters {
-            if self.try_reserve() {
-                contents.waiting.push_back(letter);
-            } else if contents.waiting.pop_front().is_some() {
-                // The dropped message's slot goes to the new one.
-                tracing::error!(
+            if !self.try_reserve() {
+                contents.overflow += 1;
+                tracing::warn!(
                     address = %self.name,
-                    "dead-letter queue full: dropped its oldest message to make room"
-                );
-                contents.waiting.push_back(letter);
-            } else {
-                tracing::error!(
-                    address = %self.name,
-                    "dead-letter queue full with every message in flight: dropped a dead letter"
+                    capacity = self.capacity,
+                    over_capacity = contents.overflow,
+                    "dead-letter queue over its capacity: kept the dead letter anyway"
                 );
             }
+            contents.waiting.push_back(letter);
         }
         drop(contents);
         self.available.notify_one();
@@ -159,16 +187,16 @@ impl Queue {
     }
 
     /// Waits until messages are available and takes up to `max` of them into `batch`, or returns
-    /// `None` once `stop` is set (or its sender is gone) without taking any.
+    /// `None` once `stop` is set without taking any.
     pub(crate) async fn next_batch<'a>(
-        &'a self,
+        self: &'a Arc<Self>,
         batch: &'a mut Vec<Stored>,
         max: usize,
-        stop: &mut watch::Receiver<bool>,
+        stop: &StopSignal,
     ) -> Option<InFlight<'a>> {
         debug_assert!(batch.is_empty());
         loop {
-            if *stop.borrow() {
+            if stop.is_set() {
                 return None;
             }
             // Register interest before looking, so a message pushed in between wakes us.
@@ -197,7 +225,7 @@ impl Queue {
             }
             tokio::select! {
                 biased;
-                () = crate::consumer::stopped(stop) => return None,
+                () = stop.wait() => return None,
                 () = &mut notified => {}
             }
         }
@@ -206,8 +234,10 @@ impl Queue {
 
 /// What became of a settled batch.
 pub(crate) struct Settled {
-    /// Messages that reached the delivery limit, with the last nack reason, in batch order.
+    /// Messages to dead-letter, with the last nack reason, in batch order.
     pub(crate) dead: Vec<(Stored, Cow<'static, str>)>,
+    /// Messages to redeliver once their delay has passed.
+    pub(crate) delayed: Vec<Delayed>,
 }
 
 /// A batch taken from a queue and not yet settled.
@@ -215,7 +245,7 @@ pub(crate) struct Settled {
 /// Dropping it unsettled (the consumer task was aborted, or the runtime shut down) puts its
 /// messages back at the front of the queue, so nothing is lost.
 pub(crate) struct InFlight<'a> {
-    queue: &'a Queue,
+    queue: &'a Arc<Queue>,
     messages: &'a mut Vec<Stored>,
 }
 
@@ -226,86 +256,112 @@ impl InFlight<'_> {
     }
 
     /// Applies the application's outcomes, given in batch order: acked messages leave the queue;
-    /// nacked ones go back to the front of the queue in their order, or, once delivered
-    /// `max_deliveries` times, are returned for dead-lettering. Slots of acked and dead messages
-    /// are freed.
-    pub(crate) fn settle(self, outcomes: Vec<Outcome>, max_deliveries: u32) -> Settled {
+    /// skipped ones go back uncounted; nacked ones are dead-lettered or redelivered as `retry`
+    /// decides. Redeliveries without a delay go back to the front of the queue at once, in batch
+    /// order; the others come back as [`Delayed`] — in an `ordered` batch all together, after the
+    /// longest delay, so that order holds.
+    pub(crate) fn settle(
+        self,
+        outcomes: Vec<Outcome>,
+        retry: &RetryPolicy,
+        ordered: bool,
+    ) -> Settled {
         let queue = self.queue;
-        let count = self.messages.len();
-        for (message, outcome) in self.messages.iter().zip(&outcomes) {
-            if let Outcome::Nacked { reason, retry } = outcome
-                && message.deliveries < max_deliveries
-                && !retry.is_never()
-            {
-                tracing::info!(
-                    address = %queue.name,
-                    deliveries = message.deliveries,
-                    max_deliveries,
-                    %reason,
-                    "message nacked; redelivering"
-                );
-            }
-        }
+        let mut outcomes = outcomes;
         // The dispatcher gives one outcome per message; should one be missing, the message was
         // not acknowledged.
-        let mut outcomes = outcomes;
-        outcomes.resize(count, Outcome::nacked(Cow::Borrowed(NOT_ACKNOWLEDGED)));
-        let mut freed = 0;
-        let mut requeued = false;
-        let mut dead = Vec::new();
-        {
-            let mut contents = queue.lock();
-            contents.in_flight -= count;
-            // Backwards, so that pushing to the front keeps the batch order.
-            for (message, outcome) in self
-                .messages
-                .drain(..)
-                .rev()
-                .zip(outcomes.into_iter().rev())
-            {
-                match outcome {
-                    Outcome::Acked => freed += 1,
-                    Outcome::Skipped => {
-                        // Not handled (an earlier message of the ordered batch was nacked):
-                        // this delivery does not count.
-                        let mut message = message;
-                        message.deliveries = message.deliveries.saturating_sub(1);
-                        contents.waiting.push_front(message);
-                        requeued = true;
+        outcomes.resize(self.messages.len(), Outcome::nacked(NOT_ACKNOWLEDGED));
+        let (mut freed, mut dead, mut again) = (0, Vec::new(), Vec::new());
+        for (mut message, outcome) in self.messages.drain(..).zip(outcomes) {
+            match outcome {
+                Outcome::Acked => freed += 1,
+                Outcome::Skipped => {
+                    // Not handled (an earlier message of the ordered batch was nacked): this
+                    // delivery does not count.
+                    message.deliveries = message.deliveries.saturating_sub(1);
+                    again.push((message, Duration::ZERO));
+                }
+                Outcome::Nacked {
+                    reason,
+                    retry: asked,
+                } => match retry.decide(message.deliveries, asked) {
+                    RetryDecision::Redeliver(delay) => {
+                        tracing::info!(address = %queue.name, deliveries = message.deliveries,
+                                max_deliveries = retry.max_deliveries, ?delay, %reason,
+                                "message nacked; redelivering");
+                        again.push((message, delay));
                     }
-                    Outcome::Nacked { retry, .. }
-                        if message.deliveries < max_deliveries && !retry.is_never() =>
-                    {
-                        contents.waiting.push_front(message);
-                        requeued = true;
-                    }
-                    Outcome::Nacked { reason, .. } => {
+                    RetryDecision::DeadLetter => {
                         freed += 1;
                         dead.push((message, reason));
                     }
+                },
+            }
+        }
+        {
+            let mut contents = queue.lock();
+            contents.in_flight -= freed;
+            queue.free(&mut contents, freed);
+        }
+        let now = Instant::now();
+        let longest = again
+            .iter()
+            .map(|(_, delay)| *delay)
+            .max()
+            .unwrap_or_default();
+        let mut delayed: Vec<Delayed> = Vec::new();
+        if ordered && !longest.is_zero() {
+            let messages = again.into_iter().map(|(message, _)| message).collect();
+            delayed.push(Delayed::new(queue, now + longest, messages));
+        } else {
+            let (at_once, later): (Vec<_>, Vec<_>) =
+                again.into_iter().partition(|(_, delay)| delay.is_zero());
+            queue.requeue(at_once.into_iter().map(|(message, _)| message));
+            for (message, delay) in later {
+                match delayed.iter_mut().find(|group| group.due == now + delay) {
+                    Some(group) => group.messages.push(message),
+                    None => delayed.push(Delayed::new(queue, now + delay, vec![message])),
                 }
             }
         }
-        dead.reverse();
-        queue.room.add_permits(freed);
-        if requeued {
-            queue.available.notify_one();
-        }
-        Settled { dead }
+        Settled { dead, delayed }
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        if self.messages.is_empty() {
-            return;
+        self.queue.requeue(self.messages.drain(..));
+    }
+}
+
+/// Nacked messages waiting out their redelivery delay; counted as in flight until then. Dropping
+/// it, when the delay is over or at any earlier point, puts them back at the front of the queue.
+pub(crate) struct Delayed {
+    queue: Arc<Queue>,
+    messages: Vec<Stored>,
+    due: Instant,
+}
+
+impl Delayed {
+    fn new(queue: &Arc<Queue>, due: Instant, messages: Vec<Stored>) -> Self {
+        Self {
+            queue: Arc::clone(queue),
+            messages,
+            due,
         }
-        let mut contents = self.queue.lock();
-        contents.in_flight -= self.messages.len();
-        for message in self.messages.drain(..).rev() {
-            contents.waiting.push_front(message);
+    }
+
+    /// Waits until the delay is over or `stop` is set, then requeues the messages.
+    pub(crate) async fn wait(self, stop: &StopSignal) {
+        tokio::select! {
+            () = tokio::time::sleep_until(self.due) => {}
+            () = stop.wait() => {}
         }
-        drop(contents);
-        self.queue.available.notify_one();
+    }
+}
+
+impl Drop for Delayed {
+    fn drop(&mut self) {
+        self.queue.requeue(self.messages.drain(..));
     }
 }

@@ -3,21 +3,20 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use amgi_core::batch::{BatchDispatcher, Publisher};
+use amgi_core::extension::ServerPublisher;
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
-use amgi_core::{Application, State};
-use tokio::sync::watch;
+use amgi_core::{Application, LifespanScope, State};
+use amgi_server::{DEFAULT_DRAIN_TIMEOUT, RetryPolicy, StopSignal};
 use tokio::task::JoinHandle;
 
-use crate::consumer::{Consumer, Supervisor};
+use crate::consumer::{AddressFilter, Consumer, Supervisor};
 use crate::{Broker, ServerError};
 
 /// Default largest number of messages in one batch.
 pub const DEFAULT_BATCH_SIZE: usize = 64;
-
-/// Default number of deliveries after which a nacked message is dead-lettered.
-pub const DEFAULT_MAX_DELIVERIES: u32 = 5;
 
 /// Default number of batches in flight at once per address.
 pub const DEFAULT_CONCURRENCY: usize = 1;
@@ -27,12 +26,13 @@ pub const DEFAULT_CONCURRENCY: usize = 1;
 ///
 /// [`Server::start`] runs lifespan startup, then consumes the chosen addresses: each consumer
 /// loop takes up to [`Server::batch_size`] waiting messages of one address, hands them to the
-/// application as one batch through [`BatchDispatcher`], and applies the answers. An acked
-/// message leaves the broker; a nacked (or unanswered) one goes back to the **front** of its
-/// queue, so order is kept, until it has been delivered [`Server::max_deliveries`] times; then it
-/// moves to the dead-letter address with the reason in the
-/// [`amgi_core::dead_letter`] headers. `message.send` from the application publishes into the
-/// same broker.
+/// application as one batch through [`BatchDispatcher`], and applies the answers as the
+/// crate's [semantics](crate#semantics) say: an acked message leaves the broker; a nacked (or
+/// unanswered) one goes back to the **front** of its queue, so order is kept, as the
+/// [`RetryPolicy`] and the nack's `nack.retry` ask, until it has been delivered
+/// [`max_deliveries`](RetryPolicy::max_deliveries) times; then it moves to the dead-letter
+/// address with the reason in the [`amgi_core::dead_letter`] headers. `message.send` from the
+/// application, and the lifespan scope's [`ServerPublisher`], publish into the same broker.
 ///
 /// ```no_run
 /// # async fn run(app: impl amgi_core::Application) -> Result<(), amgi_memory::ServerError> {
@@ -53,10 +53,11 @@ pub struct Server<A> {
     app: Arc<A>,
     broker: Broker,
     addresses: Vec<Arc<str>>,
-    all_addresses: bool,
+    filter: Option<AddressFilter>,
     batch_size: usize,
-    max_deliveries: u32,
+    retry: RetryPolicy,
     concurrency: usize,
+    drain_timeout: Duration,
     lifespan: LifespanOptions,
     state: State,
 }
@@ -66,10 +67,11 @@ impl<A> fmt::Debug for Server<A> {
         f.debug_struct("Server")
             .field("broker", &self.broker)
             .field("addresses", &self.addresses)
-            .field("all_addresses", &self.all_addresses)
+            .field("filtered", &self.filter.is_some())
             .field("batch_size", &self.batch_size)
-            .field("max_deliveries", &self.max_deliveries)
+            .field("retry", &self.retry)
             .field("concurrency", &self.concurrency)
+            .field("drain_timeout", &self.drain_timeout)
             .field("lifespan", &self.lifespan)
             .finish_non_exhaustive()
     }
@@ -89,10 +91,11 @@ impl<A: Application> Server<A> {
             app: Arc::new(app),
             broker,
             addresses: Vec::new(),
-            all_addresses: false,
+            filter: None,
             batch_size: DEFAULT_BATCH_SIZE,
-            max_deliveries: DEFAULT_MAX_DELIVERIES,
+            retry: RetryPolicy::default().backoff(Duration::ZERO, Duration::ZERO),
             concurrency: DEFAULT_CONCURRENCY,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             lifespan: LifespanOptions::default(),
             state: State::new(),
         }
@@ -135,10 +138,9 @@ impl<A: Application> Server<A> {
     }
 
     /// Consumes every address of the broker, those that exist at start and those created later,
-    /// except dead-letter addresses (see [`BrokerConfig::is_dead_letter_address`]). Addresses
-    /// named with [`Server::address`] are consumed as well, dead-letter or not.
-    ///
-    /// [`BrokerConfig::is_dead_letter_address`]: crate::BrokerConfig::is_dead_letter_address
+    /// except dead-letter addresses (see
+    /// [`DeadLetterPolicy::is_dead_letter_address`](amgi_server::DeadLetterPolicy::is_dead_letter_address)).
+    /// Addresses named with [`Server::address`] are consumed as well, dead-letter or not.
     ///
     /// ```no_run
     /// # fn f(app: impl amgi_core::Application) {
@@ -146,8 +148,25 @@ impl<A: Application> Server<A> {
     /// # }
     /// ```
     #[must_use]
-    pub fn all_addresses(mut self) -> Self {
-        self.all_addresses = true;
+    pub fn all_addresses(self) -> Self {
+        self.addresses_matching(|_| true)
+    }
+
+    /// Like [`Server::all_addresses`], restricted to the addresses `filter` accepts (for example
+    /// an application's channel templates, as `run memory` does).
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default())
+    ///     .addresses_matching(|address| address.starts_with("orders."));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn addresses_matching(
+        mut self,
+        filter: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.filter = Some(Arc::new(filter));
         self
     }
 
@@ -165,8 +184,31 @@ impl<A: Application> Server<A> {
         self
     }
 
-    /// How many times a message is delivered at most (default [`DEFAULT_MAX_DELIVERIES`]; 0
-    /// counts as 1). A message nacked on its last delivery is dead-lettered.
+    /// How often, and how fast, nacked messages are redelivered before they are dead-lettered.
+    ///
+    /// The default is [`RetryPolicy::default`] with **zero backoff**: the embedded broker
+    /// redelivers a nacked message at once (to the front of its queue), at most
+    /// [`amgi_server::DEFAULT_MAX_DELIVERIES`] times. A nack's `nack.retry` is honoured on top
+    /// of it (see the crate's [semantics](crate#semantics)).
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// use std::time::Duration;
+    /// use amgi_memory::RetryPolicy;
+    ///
+    /// let retry = RetryPolicy::new(4).backoff(Duration::from_millis(50), Duration::from_secs(1));
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default()).retry(retry);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Shortcut for the retry policy's [`max_deliveries`](RetryPolicy::max_deliveries): how many
+    /// times a message is delivered at most (0 counts as 1). A message nacked on its last
+    /// delivery is dead-lettered.
     ///
     /// ```no_run
     /// # fn f(app: impl amgi_core::Application) {
@@ -175,7 +217,24 @@ impl<A: Application> Server<A> {
     /// ```
     #[must_use]
     pub fn max_deliveries(mut self, max_deliveries: u32) -> Self {
-        self.max_deliveries = max_deliveries.max(1);
+        self.retry.max_deliveries = max_deliveries;
+        self
+    }
+
+    /// How long batches in flight get to finish on [shutdown](ServerHandle::shutdown) (default
+    /// [`DEFAULT_DRAIN_TIMEOUT`]). Batches still running then are aborted and their messages go
+    /// back to the front of their queues, uncounted as acked or nacked.
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// use std::time::Duration;
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default())
+    ///     .drain_timeout(Duration::from_secs(5));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
         self
     }
 
@@ -229,7 +288,8 @@ impl<A: Application> Server<A> {
     }
 
     /// Runs lifespan startup, then starts consuming. Resolves once the application completed
-    /// startup and every consumer loop runs.
+    /// startup and every consumer loop runs. The lifespan scope's extensions hold a
+    /// [`ServerPublisher`] that publishes into the broker.
     ///
     /// Fails with [`ServerError::Startup`], consuming nothing, when the application fails
     /// startup.
@@ -245,37 +305,33 @@ impl<A: Application> Server<A> {
     /// ```
     pub async fn start(self) -> Result<ServerHandle, ServerError> {
         tokio::runtime::Handle::try_current().map_err(ServerError::Runtime)?;
-        let lifespan = Lifespan::startup(Arc::clone(&self.app), self.state.clone(), self.lifespan)
+        let publisher: Arc<dyn Publisher> = Arc::new(self.broker.clone());
+        let scope = LifespanScope::new(self.state.clone())
+            .with_extension(ServerPublisher(Arc::clone(&publisher)));
+        let lifespan = Lifespan::startup_scope(Arc::clone(&self.app), scope, self.lifespan)
             .await
             .map_err(ServerError::Startup)?;
-        if self.addresses.is_empty() && !self.all_addresses {
+        if self.addresses.is_empty() && self.filter.is_none() {
             tracing::warn!("memory server started without addresses: it consumes nothing");
         }
-        let publisher: Arc<dyn Publisher> = Arc::new(self.broker.clone());
+        let stop = Arc::new(StopSignal::default());
         let consumer = Arc::new(Consumer {
             dispatcher: BatchDispatcher::new(self.app, publisher),
             broker: self.broker.clone(),
             state: self.state,
             batch_size: self.batch_size,
-            max_deliveries: self.max_deliveries,
+            retry: self.retry,
             ordered: self.concurrency == 1,
+            stop: Arc::clone(&stop),
         });
-        let (stop, stop_rx) = watch::channel(false);
-        let mut supervisor = Supervisor::new(consumer, self.concurrency, stop_rx);
+        let mut supervisor = Supervisor::new(consumer, self.concurrency, self.filter);
         for address in &self.addresses {
             supervisor.consume(address);
         }
-        let created = self.all_addresses.then(|| {
-            // Subscribe before listing, so that no address created in between is missed.
-            let mut created = self.broker.watch_created();
-            created.mark_unchanged();
-            supervisor.discover();
-            created
-        });
-        let supervisor = tokio::spawn(supervisor.run(created));
+        let supervisor = tokio::spawn(supervisor.run(self.drain_timeout));
         Ok(ServerHandle {
             broker: self.broker,
-            stop,
+            stop: StopOnDrop(stop),
             supervisor,
             lifespan,
         })
@@ -308,16 +364,25 @@ impl<A: Application> Server<A> {
 #[must_use = "dropping the handle stops the server without lifespan shutdown"]
 pub struct ServerHandle {
     broker: Broker,
-    stop: watch::Sender<bool>,
+    stop: StopOnDrop,
     supervisor: JoinHandle<Result<(), ServerError>>,
     lifespan: Lifespan,
+}
+
+/// Sets the stop signal when the handle is dropped.
+struct StopOnDrop(Arc<StopSignal>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
 }
 
 impl fmt::Debug for ServerHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerHandle")
             .field("broker", &self.broker)
-            .field("stopping", &*self.stop.borrow())
+            .field("stopping", &self.stop.0.is_set())
             .finish_non_exhaustive()
     }
 }
@@ -329,12 +394,13 @@ impl ServerHandle {
     }
 
     /// Graceful shutdown: stops taking batches, waits until every batch in flight has finished
-    /// and its outcomes are applied, then runs lifespan shutdown. Messages not yet delivered stay
-    /// in the broker.
+    /// and its outcomes are applied, at most the [drain timeout](Server::drain_timeout), then
+    /// runs lifespan shutdown. Batches unfinished at the deadline are aborted and their messages
+    /// go back to the front of their queues; messages waiting out a redelivery delay go back at
+    /// once. Messages not yet delivered stay in the broker.
     ///
-    /// A batch the application never finishes keeps shutdown waiting; bound it with
-    /// `tokio::time::timeout` if that can happen. Returns the first failure: a consumer task that
-    /// failed, or else a failed lifespan shutdown.
+    /// Returns the first failure: a consumer task that failed, or else a failed lifespan
+    /// shutdown.
     ///
     /// ```no_run
     /// # async fn f(handle: amgi_memory::ServerHandle) {
@@ -342,7 +408,7 @@ impl ServerHandle {
     /// # }
     /// ```
     pub async fn shutdown(self) -> Result<(), ServerError> {
-        self.stop.send_replace(true);
+        self.stop.0.set();
         let consumed = self
             .supervisor
             .await

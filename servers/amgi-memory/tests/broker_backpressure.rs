@@ -5,6 +5,7 @@ mod support;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use amgi_core::{MessageSend, SendErrorKind};
 use amgi_memory::{Broker, BrokerConfig, PublishErrorKind, Server};
@@ -174,7 +175,12 @@ async fn close_wakes_waiting_publishers_and_refuses_new_ones() {
 // On a paused clock `next_if_any` returning `None` means the runtime went idle.
 #[tokio::test(start_paused = true)]
 async fn message_send_from_the_application_waits_for_room() {
-    let broker = Broker::new(BrokerConfig::new().capacity(1));
+    // Longer than the idle check below: the send is still waiting when room comes.
+    let broker = Broker::new(
+        BrokerConfig::new()
+            .capacity(1)
+            .send_timeout(Duration::from_mins(1)),
+    );
     broker
         .try_publish(MessageSend::new("out").payload("blocker"))
         .unwrap();
@@ -184,7 +190,8 @@ async fn message_send_from_the_application_waits_for_room() {
     broker.try_publish(MessageSend::new("in")).unwrap();
     events.startup().await;
     events.batch().await;
-    // The application's `message.send` waits for room in "out", so its batch stays in flight.
+    // The application's `message.send` waits for room in "out" (up to the send timeout), so its
+    // batch stays in flight.
     assert!(events.next_if_any().await.is_none());
     assert_eq!(broker.in_flight("in"), 1);
     assert_eq!(broker.depth("out"), 1);

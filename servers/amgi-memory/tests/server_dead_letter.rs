@@ -4,7 +4,7 @@ mod support;
 
 use amgi_core::dead_letter::{ADDRESS_HEADER, DELIVERIES_HEADER, REASON_HEADER};
 use amgi_core::{Binding, Headers, KafkaBinding, MessageSend, MqttBinding};
-use amgi_memory::{Broker, BrokerConfig, Server};
+use amgi_memory::{Broker, BrokerConfig, PublishErrorKind, Server};
 use support::{Scripted, Verdict, start_server, stop_server, within};
 
 fn header<'a>(headers: &'a Headers, name: &str) -> &'a [u8] {
@@ -99,7 +99,10 @@ async fn dead_letter_address_is_consumed_like_any_other() {
 #[tokio::test]
 async fn custom_suffix_names_the_dead_letter_address() {
     let broker = Broker::new(BrokerConfig::new().dead_letter_suffix(".failed"));
-    assert_eq!(broker.dead_letter_address("orders"), "orders.failed");
+    assert_eq!(
+        broker.dead_letter_address("orders").as_deref(),
+        Some("orders.failed")
+    );
     let (app, mut events) = Scripted::nacking("no");
     let server = start_server(
         Server::new(app, broker.clone())
@@ -118,7 +121,7 @@ async fn custom_suffix_names_the_dead_letter_address() {
 }
 
 #[tokio::test]
-async fn full_dead_letter_queue_drops_its_oldest_message() {
+async fn full_dead_letter_queue_keeps_every_letter_beyond_its_capacity() {
     let broker = Broker::new(BrokerConfig::new().capacity(2));
     let (app, mut events) = Scripted::nacking("no");
     let server = events
@@ -129,7 +132,7 @@ async fn full_dead_letter_queue_drops_its_oldest_message() {
                 .max_deliveries(1),
         )
         .await;
-    for payload in ["a", "b", "c"] {
+    for payload in ["a", "b", "c", "d"] {
         within(
             "publish",
             broker.publish(MessageSend::new("orders").payload(payload)),
@@ -140,16 +143,40 @@ async fn full_dead_letter_queue_drops_its_oldest_message() {
     }
     stop_server(server).await;
 
+    // Nothing dropped: the dead-letter queue holds twice its capacity.
     let payloads: Vec<_> = broker
         .dead_letters("orders")
         .into_iter()
         .map(|letter| letter.payload.unwrap())
         .collect();
-    assert_eq!(payloads, ["b", "c"]);
-    assert_eq!(broker.depth("orders.dlq"), 2);
+    assert_eq!(payloads, ["a", "b", "c", "d"]);
+    assert_eq!(broker.depth("orders.dlq"), 4);
     // The source queue freed every slot: publishing does not wait.
     broker.try_publish(MessageSend::new("orders")).unwrap();
     broker.try_publish(MessageSend::new("orders")).unwrap();
+    // The dead-letter queue takes no new message until it is back under its capacity.
+    let full = broker
+        .try_publish(MessageSend::new("orders.dlq"))
+        .unwrap_err();
+    assert_eq!(full.kind(), PublishErrorKind::Full);
+
+    // Consuming the letters frees slots only once the overflow is gone.
+    let (dlq_app, mut dlq_events) = Scripted::acking();
+    let dlq_server = dlq_events
+        .start(
+            Server::new(dlq_app, broker.clone())
+                .address("orders.dlq")
+                .batch_size(3),
+        )
+        .await;
+    assert_eq!(dlq_events.batch().await.payloads(), ["a", "b", "c"]);
+    assert_eq!(dlq_events.batch().await.payloads(), ["d"]);
+    stop_server(dlq_server).await;
+    broker.try_publish(MessageSend::new("orders.dlq")).unwrap();
+    broker.try_publish(MessageSend::new("orders.dlq")).unwrap();
+    broker
+        .try_publish(MessageSend::new("orders.dlq"))
+        .expect_err("the capacity holds again once the overflow is gone");
 }
 
 #[tokio::test]

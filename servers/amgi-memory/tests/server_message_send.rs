@@ -2,9 +2,11 @@
 
 mod support;
 
-use amgi_core::{Binding, Headers, KafkaBinding, MessageSend, SqsBinding};
-use amgi_memory::{Broker, Server};
-use support::{Scripted, Verdict, start_server, stop_server};
+use std::time::Duration;
+
+use amgi_core::{Binding, Headers, KafkaBinding, MessageSend, SendErrorKind, SqsBinding};
+use amgi_memory::{Broker, BrokerConfig, Server};
+use support::{Event, Scripted, Verdict, publish_payloads, start_server, stop_server};
 
 #[tokio::test]
 async fn message_send_round_trip_keeps_headers_payload_and_binding() {
@@ -50,4 +52,58 @@ async fn message_send_round_trip_keeps_headers_payload_and_binding() {
         broker.depth("order.created") + broker.depth("order.processed"),
         0
     );
+}
+
+// Before the bounded send this hung: the four messages filled the queue while in flight, and each
+// handler's send waited for a slot that only its own ack would free. On a paused clock the send
+// timeout passes as soon as everything waits.
+#[tokio::test(start_paused = true)]
+async fn sending_to_the_own_full_queue_fails_retryably_instead_of_deadlocking() {
+    let broker = Broker::new(BrokerConfig::new().capacity(4));
+    publish_payloads(&broker, "loop", ["1", "2", "3", "4"]);
+    let (app, mut events) = Scripted::new(|message| {
+        if message.payload.as_deref() == Some(b"child") {
+            Verdict::Ack
+        } else {
+            Verdict::ForwardOrNack(MessageSend::new("loop").payload("child"))
+        }
+    });
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("loop")
+                .max_deliveries(2),
+        )
+        .await;
+    // Each of the four handlers fails its send on both deliveries (8 × the 1 s default timeout).
+    let mut failed = 0;
+    let mut acked_children = 0;
+    let all_settled = async {
+        while failed < 8 {
+            match events.next().await {
+                Event::SendFailed(kind) => {
+                    assert_eq!(kind, SendErrorKind::Transport, "a retryable failure");
+                    failed += 1;
+                }
+                Event::Batch(batch) => {
+                    acked_children += batch.payloads().iter().filter(|p| *p == "child").count();
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_mins(1), all_settled)
+        .await
+        .expect("the handlers' sends hang");
+    stop_server(server).await;
+
+    // Nothing lost: every message was acked or dead-lettered.
+    let dead = broker.dead_letters("loop");
+    assert_eq!(dead.len() + acked_children, 4);
+    assert!(
+        dead[0].reason.contains("`loop`") && dead[0].reason.contains("capacity 4"),
+        "{}",
+        dead[0].reason
+    );
+    assert_eq!(broker.depth("loop") + broker.in_flight("loop"), 0);
 }

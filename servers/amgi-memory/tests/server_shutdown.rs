@@ -4,11 +4,13 @@ mod support;
 
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use amgi_core::{LifespanError, MessageSend};
 use amgi_memory::{Broker, Server, ServerError};
 use support::{Event, Scripted, poll_once, publish_payloads, start_server, stop_server, within};
 use tokio::sync::{Semaphore, oneshot};
+use tokio::time::Instant;
 
 // On a paused clock the runtime advances time only when every task waits, so `next_if_any`
 // returning `None` means "nothing more happens", not "nothing happened yet".
@@ -166,4 +168,32 @@ fn a_batch_dropped_with_its_runtime_goes_back_to_the_queue() {
     drop(handle);
     assert_eq!(broker.in_flight("jobs"), 0);
     assert_eq!(broker.depth("jobs"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_aborts_a_batch_that_outlives_the_drain_timeout() {
+    const DRAIN: Duration = Duration::from_secs(5);
+    let broker = Broker::default();
+    // The gate never opens: the handler never finishes.
+    let (app, mut events, _gate) = Scripted::gated();
+    let server = events
+        .start(
+            Server::new(app, broker.clone())
+                .address("jobs")
+                .drain_timeout(DRAIN),
+        )
+        .await;
+    broker
+        .try_publish(MessageSend::new("jobs").payload("stuck"))
+        .unwrap();
+    assert_eq!(events.batch().await.payloads(), ["stuck"]);
+
+    let started = Instant::now();
+    within("shutdown", server.shutdown()).await.unwrap();
+    assert!(started.elapsed() >= DRAIN, "the batch got its drain time");
+    assert!(started.elapsed() < support::WAIT);
+    assert!(matches!(events.next().await, Event::Shutdown));
+    // The aborted batch went back to the queue, its delivery not applied.
+    assert_eq!(broker.depth("jobs"), 1);
+    assert_eq!(broker.in_flight("jobs"), 0);
 }

@@ -63,6 +63,8 @@ pub(crate) enum Verdict {
     Ignore,
     /// `message.send` the given message, then ack.
     Forward(MessageSend),
+    /// `message.send` the given message, then ack, or nack with the error if the send failed.
+    ForwardOrNack(MessageSend),
 }
 
 /// A batch as the application saw it, reported once every message of it was received and before
@@ -246,6 +248,14 @@ impl Application for Scripted {
                             }
                             send.send(SendEvent::ack(message.id)).await?;
                         }
+                        Verdict::ForwardOrNack(out) => match send.send(out.into()).await {
+                            Ok(()) => send.send(SendEvent::ack(message.id)).await?,
+                            Err(error) => {
+                                self.report(Event::SendFailed(error.kind()));
+                                send.send(SendEvent::nack(message.id, error.to_string()))
+                                    .await?;
+                            }
+                        },
                     }
                 }
                 Ok(())
