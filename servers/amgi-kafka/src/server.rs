@@ -7,15 +7,16 @@ use std::time::Duration;
 use amgi_core::batch::BatchDispatcher;
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
 use amgi_core::{Application, State};
+use amgi_server::{DeadLetterPolicy, RetryPolicy};
 use rdkafka::ClientConfig;
 use rdkafka::producer::Producer as _;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::client::{ProducerLog, drop_detached};
-use crate::config::{AutoOffsetReset, DeadLetter, KafkaConfig, RetryPolicy};
+use crate::config::{AutoOffsetReset, KafkaConfig};
 use crate::consumer::{Control, PollLoop};
 use crate::group::{Consumer, GroupContext, GroupShared, Spawner};
-use crate::partition::{PollWaker, WorkerContext};
+use crate::partition::{Counters, PollWaker, WorkerContext};
 use crate::publisher::{KafkaPublisher, Producer};
 use crate::{Error, ErrorKind, ServerHandle};
 
@@ -193,8 +194,9 @@ impl<A: Application> Server<A> {
         self
     }
 
-    /// Sets how nacked messages are redelivered (default 3 deliveries, 200 ms backoff doubling
-    /// up to 10 s).
+    /// Sets how nacked messages are redelivered (default 5 deliveries, 200 ms backoff doubling
+    /// up to 10 s). A nack's [`NackRetry`](amgi_core::NackRetry) is honoured: `Never` is
+    /// dead-lettered at once, `After(d)` is redelivered after `d` (still counted).
     ///
     /// ```no_run
     /// # fn demo(app: impl amgi_core::Application) {
@@ -215,12 +217,25 @@ impl<A: Application> Server<A> {
     ///
     /// ```no_run
     /// # fn demo(app: impl amgi_core::Application) {
-    /// use amgi_kafka::{DeadLetter, Server};
-    /// let server = Server::new(app, ["orders"]).dead_letter(DeadLetter::topic("billing.dlq"));
+    /// use amgi_kafka::{DeadLetterPolicy, Server};
+    /// let server = Server::new(app, ["orders"]).dead_letter(DeadLetterPolicy::address("billing.dlq"));
     /// # }
     /// ```
-    pub fn dead_letter(mut self, dead_letter: DeadLetter) -> Self {
+    pub fn dead_letter(mut self, dead_letter: DeadLetterPolicy) -> Self {
         self.config.dead_letter = dead_letter;
+        self
+    }
+
+    /// Runs up to `lanes` messages of one partition at once, in order per record key (see
+    /// [Keyed lanes](crate#keyed-lanes)); default: each partition strictly in order.
+    ///
+    /// ```no_run
+    /// # fn demo(app: impl amgi_core::Application) {
+    /// let server = amgi_kafka::Server::new(app, ["orders"]).lanes(32);
+    /// # }
+    /// ```
+    pub fn lanes(mut self, lanes: usize) -> Self {
+        self.config.lanes = Some(lanes);
         self
     }
 
@@ -274,7 +289,7 @@ impl<A: Application> Server<A> {
     /// # }
     /// ```
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.config.drain_timeout = timeout;
+        self.config.deadlines = self.config.deadlines.drain(timeout);
         self
     }
 
@@ -287,7 +302,7 @@ impl<A: Application> Server<A> {
     /// # }
     /// ```
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.config.close_timeout = timeout;
+        self.config.deadlines = self.config.deadlines.close(timeout);
         self
     }
 
@@ -359,20 +374,23 @@ impl<A: Application> Server<A> {
         let state = State::new();
         let waker = Arc::new(PollWaker::default());
         let publisher = KafkaPublisher::new(producer.clone());
+        let counters = Arc::new(Counters::default());
         let context = Arc::new(WorkerContext {
             dispatcher: BatchDispatcher::new(Arc::clone(&app), Arc::new(publisher.clone())),
             publisher,
             state: state.clone(),
             retry: config.retry,
             dead_letter: config.dead_letter.clone(),
+            lanes: config.lanes,
             permits: Semaphore::new(config.concurrency),
             waker: Arc::clone(&waker),
+            counters: Arc::clone(&counters),
         });
         let spawner = Spawner {
             context,
             runtime: tokio::runtime::Handle::current(),
         };
-        let group = Arc::new(GroupShared::new(Box::new(spawner), config.drain_timeout));
+        let group = Arc::new(GroupShared::new(Box::new(spawner), config.deadlines.drain));
         let consumer: Consumer = create(
             &config.consumer_config(),
             GroupContext::new(Arc::clone(&group)),
@@ -401,10 +419,10 @@ impl<A: Application> Server<A> {
             batch_size: config.batch_size,
             max_buffered: config.max_buffered.max(config.batch_size),
             commit_interval: config.commit_interval,
-            drain_timeout: config.drain_timeout,
+            drain_timeout: config.deadlines.drain,
             waker,
         };
-        let mut handle = ServerHandle {
+        let handle = ServerHandle {
             control,
             group,
             drained: Some(drained_rx),
@@ -412,44 +430,54 @@ impl<A: Application> Server<A> {
             outcome: None,
             lifespan: Some(lifespan),
             producer: Some(producer),
-            drain_limit: config.drain_timeout + Duration::from_secs(5),
-            close_timeout: config.close_timeout,
+            counters,
+            drain_limit: config.deadlines.drain + Duration::from_secs(5),
+            close_timeout: config.deadlines.close,
         };
         if let Err(error) = poll_loop.spawn(drained, closed) {
             let error = Error::new(ErrorKind::Consumer, "cannot start the consumer thread")
                 .with_source(error);
             return Err(handle.fail_start(error).await);
         }
-        let joined = tokio::time::timeout(config.join_timeout, async {
-            tokio::select! {
-                Ok(()) = assigned_rx => true,
-                () = handle.stopped() => false,
-            }
-        })
-        .await;
-        match joined {
-            Ok(true) => Ok(handle),
-            Ok(false) => {
-                let error = handle
-                    .outcome
-                    .take()
-                    .and_then(Result::err)
-                    .unwrap_or_else(|| {
-                        Error::new(ErrorKind::Consumer, "the consumer stopped before joining")
-                    });
-                Err(handle.fail_start(error).await)
-            }
-            Err(_) => {
-                let error = Error::new(
-                    ErrorKind::GroupJoin,
-                    format!(
-                        "group `{}` gave no partition assignment within {:.1} s",
-                        config.group_id().unwrap_or_default(),
-                        config.join_timeout.as_secs_f64()
-                    ),
-                );
-                Err(handle.fail_start(error).await)
-            }
+        join(handle, assigned_rx, &config).await
+    }
+}
+
+/// Waits for the first partition assignment, up to the join timeout.
+async fn join(
+    mut handle: ServerHandle,
+    assigned_rx: oneshot::Receiver<()>,
+    config: &KafkaConfig,
+) -> Result<ServerHandle, Error> {
+    let joined = tokio::time::timeout(config.join_timeout, async {
+        tokio::select! {
+            Ok(()) = assigned_rx => true,
+            () = handle.stopped() => false,
+        }
+    })
+    .await;
+    match joined {
+        Ok(true) => Ok(handle),
+        Ok(false) => {
+            let error = handle
+                .outcome
+                .take()
+                .and_then(Result::err)
+                .unwrap_or_else(|| {
+                    Error::new(ErrorKind::Consumer, "the consumer stopped before joining")
+                });
+            Err(handle.fail_start(error).await)
+        }
+        Err(_) => {
+            let error = Error::new(
+                ErrorKind::GroupJoin,
+                format!(
+                    "group `{}` gave no partition assignment within {:.1} s",
+                    config.group_id().unwrap_or_default(),
+                    config.join_timeout.as_secs_f64()
+                ),
+            );
+            Err(handle.fail_start(error).await)
         }
     }
 }
@@ -496,8 +524,8 @@ async fn check_brokers(producer: &Producer, config: &KafkaConfig) -> Result<(), 
             e,
         )
     })?;
-    for topic in &config.topics {
-        if !known.contains(topic) {
+    for topic in config.exact_topics() {
+        if !known.iter().any(|known| known == topic) {
             tracing::warn!(
                 topic,
                 "topic does not exist (yet): it is consumed once it is created"
