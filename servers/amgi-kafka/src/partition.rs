@@ -53,6 +53,11 @@ impl PartitionShared {
     fn set_position(&self, position: i64) {
         self.position.fetch_max(position, Ordering::AcqRel);
     }
+
+    #[cfg(test)]
+    pub(crate) fn set_position_for_test(&self, position: i64) {
+        self.set_position(position);
+    }
 }
 
 /// Counters of one server, readable through [`ServerHandle::stats`](crate::ServerHandle::stats).
