@@ -167,7 +167,9 @@ pub struct KafkaConfig {
     pub commit_interval: Duration,
     /// How long the broker may take to answer the first metadata request (default 10 s).
     pub connect_timeout: Duration,
-    /// How long the consumer may take to receive its first partition assignment (default 60 s).
+    /// How often a `warn` line says that the consumer still waits for its first partition
+    /// assignment (default 60 s). The server never gives up waiting: a consumer that crashed
+    /// may hold the partitions until its session times out.
     pub join_timeout: Duration,
     /// How long shutdown and rebalances wait for batches in progress ([`Deadlines::drain`],
     /// default 30 s), and how long the consumer may take to leave its group and close and the

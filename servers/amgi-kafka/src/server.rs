@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use amgi_core::batch::BatchDispatcher;
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
@@ -19,6 +19,14 @@ use crate::group::{Consumer, GroupContext, GroupShared, Spawner};
 use crate::partition::{Counters, PollWaker, WorkerContext};
 use crate::publisher::{KafkaPublisher, Producer};
 use crate::{Error, ErrorKind, ServerHandle};
+
+/// How [`Server::launch`] ended.
+enum Launched {
+    /// Consuming.
+    Running(ServerHandle),
+    /// The shutdown signal came before the first assignment; the server was shut down.
+    Stopped,
+}
 
 /// A Kafka server for an AMGI application: consumes topics in a consumer group and calls the
 /// application once per batch of one partition.
@@ -266,8 +274,8 @@ impl<A: Application> Server<A> {
         self
     }
 
-    /// Sets how long the first partition assignment may take (default 60 s); past it, start
-    /// fails with [`ErrorKind::GroupJoin`].
+    /// Sets how often a `warn` line says that the server still waits for its first partition
+    /// assignment (default 60 s). It waits as long as it takes (or until shut down).
     ///
     /// ```no_run
     /// # fn demo(app: impl amgi_core::Application) {
@@ -323,7 +331,8 @@ impl<A: Application> Server<A> {
     }
 
     /// Runs the server until `signal` completes (or the consumer fails), then shuts down
-    /// gracefully: see [`ServerHandle::shutdown`].
+    /// gracefully: see [`ServerHandle::shutdown`]. The signal is heard while the server still
+    /// waits for its first partition assignment, too.
     ///
     /// ```no_run
     /// # async fn demo(app: impl amgi_core::Application) -> Result<(), amgi_kafka::Error> {
@@ -335,7 +344,11 @@ impl<A: Application> Server<A> {
     /// # }
     /// ```
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), Error> {
-        let mut handle = self.start().await?;
+        let mut signal = std::pin::pin!(signal);
+        let mut handle = match self.launch(signal.as_mut()).await? {
+            Launched::Running(handle) => handle,
+            Launched::Stopped => return Ok(()),
+        };
         tokio::select! {
             () = signal => {}
             () = handle.stopped() => {}
@@ -349,8 +362,9 @@ impl<A: Application> Server<A> {
     /// checks every property), asks the brokers for metadata (failing with
     /// [`ErrorKind::Unreachable`] after the connect timeout), runs the application's lifespan
     /// startup (failing with [`ErrorKind::Startup`] and the application's message), subscribes,
-    /// and waits for the first partition assignment (failing with [`ErrorKind::GroupJoin`]
-    /// after the join timeout). Messages published after it returns are consumed.
+    /// and waits for the first
+    /// partition assignment, however long it takes, logging a `warn` every
+    /// [`join_timeout`](Self::join_timeout). Messages published after it returns are consumed.
     ///
     /// Must be called within a Tokio runtime; partition tasks are spawned on it.
     ///
@@ -366,6 +380,18 @@ impl<A: Application> Server<A> {
     /// # }
     /// ```
     pub async fn start(self) -> Result<ServerHandle, Error> {
+        match self.launch(std::future::pending()).await? {
+            Launched::Running(handle) => Ok(handle),
+            Launched::Stopped => Err(Error::new(
+                ErrorKind::Consumer,
+                "the server stopped before joining its group",
+            )),
+        }
+    }
+
+    /// [`start`](Self::start), shutting down instead if `signal` completes before the first
+    /// partition assignment.
+    async fn launch(self, signal: impl Future<Output = ()>) -> Result<Launched, Error> {
         let Self { app, config } = self;
         config.validate()?;
         let producer: Producer = create(&config.producer_config(), ProducerLog, "producer")?;
@@ -439,45 +465,64 @@ impl<A: Application> Server<A> {
                 .with_source(error);
             return Err(handle.fail_start(error).await);
         }
-        join(handle, assigned_rx, &config).await
+        wait_for_assignment(handle, assigned_rx, signal, &config).await
     }
 }
 
-/// Waits for the first partition assignment, up to the join timeout.
-async fn join(
+/// What ended one wait of [`wait_for_assignment`].
+enum JoinEvent {
+    Assigned,
+    ConsumerStopped,
+    Signal,
+    StillWaiting,
+}
+
+/// Waits for the first partition assignment, however long it takes: a `warn` every
+/// `join_timeout`, until assigned, the consumer stopped (start fails with its error), or
+/// `signal` completed (the server is shut down).
+async fn wait_for_assignment(
     mut handle: ServerHandle,
-    assigned_rx: oneshot::Receiver<()>,
+    mut assigned: oneshot::Receiver<()>,
+    signal: impl Future<Output = ()>,
     config: &KafkaConfig,
-) -> Result<ServerHandle, Error> {
-    let joined = tokio::time::timeout(config.join_timeout, async {
-        tokio::select! {
-            Ok(()) = assigned_rx => true,
-            () = handle.stopped() => false,
-        }
-    })
-    .await;
-    match joined {
-        Ok(true) => Ok(handle),
-        Ok(false) => {
-            let error = handle
-                .outcome
-                .take()
-                .and_then(Result::err)
-                .unwrap_or_else(|| {
-                    Error::new(ErrorKind::Consumer, "the consumer stopped before joining")
-                });
-            Err(handle.fail_start(error).await)
-        }
-        Err(_) => {
-            let error = Error::new(
-                ErrorKind::GroupJoin,
-                format!(
-                    "group `{}` gave no partition assignment within {:.1} s",
-                    config.group_id().unwrap_or_default(),
-                    config.join_timeout.as_secs_f64()
-                ),
-            );
-            Err(handle.fail_start(error).await)
+) -> Result<Launched, Error> {
+    let mut signal = std::pin::pin!(signal);
+    let started = Instant::now();
+    loop {
+        let event = tokio::select! {
+            result = &mut assigned => if result.is_ok() {
+                JoinEvent::Assigned
+            } else {
+                JoinEvent::ConsumerStopped
+            },
+            () = handle.stopped() => JoinEvent::ConsumerStopped,
+            () = signal.as_mut() => JoinEvent::Signal,
+            () = tokio::time::sleep(config.join_timeout) => JoinEvent::StillWaiting,
+        };
+        match event {
+            JoinEvent::Assigned => return Ok(Launched::Running(handle)),
+            JoinEvent::ConsumerStopped => {
+                handle.stopped().await;
+                let error = handle
+                    .outcome
+                    .take()
+                    .and_then(Result::err)
+                    .unwrap_or_else(|| {
+                        Error::new(ErrorKind::Consumer, "the consumer stopped before joining")
+                    });
+                return Err(handle.fail_start(error).await);
+            }
+            JoinEvent::Signal => {
+                tracing::info!("shutdown requested while waiting for a partition assignment");
+                handle.shutdown().await?;
+                return Ok(Launched::Stopped);
+            }
+            JoinEvent::StillWaiting => tracing::warn!(
+                group = config.group_id().unwrap_or_default(),
+                waited_s = started.elapsed().as_secs(),
+                "still waiting for a partition assignment from the group coordinator \
+                 (a consumer that crashed may hold the partitions until its session times out)"
+            ),
         }
     }
 }
