@@ -77,6 +77,7 @@
 //! drop.
 #![deny(missing_docs)]
 
+mod cli;
 mod client;
 mod config;
 mod consumer;
@@ -90,6 +91,7 @@ mod publisher;
 mod server;
 
 pub use amgi_server::{DeadLetterPolicy, Deadlines, RetryPolicy};
+pub use cli::KafkaCommand;
 pub use config::{
     AutoOffsetReset, CONSUMER_PREFIX, DEFAULT_BOOTSTRAP_SERVERS, KafkaConfig, PRODUCER_PREFIX,
 };

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use amgi_core::batch::BatchDispatcher;
+use amgi_core::extension::ServerPublisher;
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
-use amgi_core::{Application, State};
+use amgi_core::{Application, LifespanScope, State};
 use amgi_server::{DeadLetterPolicy, RetryPolicy};
 use rdkafka::ClientConfig;
 use rdkafka::producer::Producer as _;
@@ -361,8 +362,8 @@ impl<A: Application> Server<A> {
     /// In order: checks the configuration, creates the producer and the consumer (librdkafka
     /// checks every property), asks the brokers for metadata (failing with
     /// [`ErrorKind::Unreachable`] after the connect timeout), runs the application's lifespan
-    /// startup (failing with [`ErrorKind::Startup`] and the application's message), subscribes,
-    /// and waits for the first
+    /// startup (failing with [`ErrorKind::Startup`] and the application's message; its lifespan
+    /// scope carries the server's [`ServerPublisher`]), subscribes, and waits for the first
     /// partition assignment, however long it takes, logging a `warn` every
     /// [`join_timeout`](Self::join_timeout). Messages published after it returns are consumed.
     ///
@@ -403,7 +404,7 @@ impl<A: Application> Server<A> {
         let counters = Arc::new(Counters::default());
         let context = Arc::new(WorkerContext {
             dispatcher: BatchDispatcher::new(Arc::clone(&app), Arc::new(publisher.clone())),
-            publisher,
+            publisher: publisher.clone(),
             state: state.clone(),
             retry: config.retry,
             dead_letter: config.dead_letter.clone(),
@@ -423,7 +424,8 @@ impl<A: Application> Server<A> {
             "consumer",
         )?;
 
-        let lifespan = match Lifespan::startup(app, state, config.lifespan).await {
+        let scope = LifespanScope::new(state).with_extension(ServerPublisher(Arc::new(publisher)));
+        let lifespan = match Lifespan::startup_scope(app, scope, config.lifespan).await {
             Ok(lifespan) => lifespan,
             Err(error) => {
                 drop_detached(consumer);
