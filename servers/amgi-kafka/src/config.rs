@@ -1,12 +1,12 @@
 //! Server configuration: topics, librdkafka properties passed through, and the settings that
 //! are the server's own (batching, concurrency, retries, dead letters, timeouts).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use amgi_core::lifespan::LifespanOptions;
+use amgi_server::{DeadLetterPolicy, Deadlines, RetryPolicy};
 use rdkafka::ClientConfig;
 
 use crate::Error;
@@ -107,131 +107,6 @@ impl fmt::Display for AutoOffsetReset {
     }
 }
 
-/// How often, and how fast, a nacked message is delivered again before it is dead-lettered.
-///
-/// The `n`-th redelivery waits `initial_backoff * multiplier^(n-1)`, capped at `max_backoff`.
-///
-/// ```
-/// use std::time::Duration;
-/// use amgi_kafka::RetryPolicy;
-///
-/// let policy = RetryPolicy::new(5).backoff(Duration::from_millis(100), Duration::from_secs(2));
-/// assert_eq!(policy.max_attempts, 5);
-/// assert_eq!(policy.delay_before(2), Duration::from_millis(100));
-/// assert_eq!(policy.delay_before(3), Duration::from_millis(200));
-/// assert_eq!(policy.delay_before(10), Duration::from_secs(2));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// Deliveries of one message at most, the first included (default 3). `1` means no retry.
-    pub max_attempts: u32,
-    /// Wait before the first redelivery (default 200 ms).
-    pub initial_backoff: Duration,
-    /// Longest wait between deliveries (default 10 s).
-    pub max_backoff: Duration,
-    /// Factor applied to the wait after each redelivery (default 2).
-    pub multiplier: f64,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(10),
-            multiplier: 2.0,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The default backoff with `max_attempts` deliveries at most.
-    pub fn new(max_attempts: u32) -> Self {
-        Self {
-            max_attempts,
-            ..Self::default()
-        }
-    }
-
-    /// Sets the first and the longest wait.
-    #[must_use]
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial_backoff = initial;
-        self.max_backoff = max;
-        self
-    }
-
-    /// Sets the factor applied to the wait after each redelivery.
-    #[must_use]
-    pub fn multiplier(mut self, multiplier: f64) -> Self {
-        self.multiplier = multiplier;
-        self
-    }
-
-    /// How long to wait before delivery number `attempt` (2 for the first redelivery).
-    pub fn delay_before(&self, attempt: u32) -> Duration {
-        let exponent = i32::try_from(attempt.saturating_sub(2)).unwrap_or(i32::MAX);
-        let factor = self.multiplier.max(1.0).powi(exponent);
-        let max = self.max_backoff.as_secs_f64();
-        let delay = (self.initial_backoff.as_secs_f64() * factor).min(max);
-        if delay.is_finite() {
-            Duration::from_secs_f64(delay.max(0.0))
-        } else {
-            self.max_backoff
-        }
-    }
-}
-
-/// Where a message goes when it was nacked [`RetryPolicy::max_attempts`] times.
-///
-/// ```
-/// use amgi_kafka::DeadLetter;
-///
-/// assert_eq!(DeadLetter::default().topic_for("orders").as_deref(), Some("orders.dlq"));
-/// assert_eq!(DeadLetter::suffix("-failed").topic_for("orders").as_deref(), Some("orders-failed"));
-/// assert_eq!(DeadLetter::topic("all.dlq").topic_for("orders").as_deref(), Some("all.dlq"));
-/// assert_eq!(DeadLetter::Disabled.topic_for("orders"), None);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DeadLetter {
-    /// `<topic><suffix>`; the default suffix is `.dlq`
-    /// ([`amgi_core::dead_letter::default_address`]).
-    Suffix(Cow<'static, str>),
-    /// One topic for every source topic.
-    Topic(String),
-    /// No dead-letter topic: the message is logged at `error` level and skipped (committed).
-    Disabled,
-}
-
-impl Default for DeadLetter {
-    fn default() -> Self {
-        Self::Suffix(Cow::Borrowed(".dlq"))
-    }
-}
-
-impl DeadLetter {
-    /// `<topic><suffix>`.
-    pub fn suffix(suffix: impl Into<Cow<'static, str>>) -> Self {
-        Self::Suffix(suffix.into())
-    }
-
-    /// One topic for every source topic.
-    pub fn topic(topic: impl Into<String>) -> Self {
-        Self::Topic(topic.into())
-    }
-
-    /// The dead-letter topic of `topic`, or `None` when dead-lettering is disabled.
-    pub fn topic_for(&self, topic: &str) -> Option<String> {
-        match self {
-            Self::Suffix(suffix) => Some(format!("{topic}{suffix}")),
-            Self::Topic(name) => Some(name.clone()),
-            Self::Disabled => None,
-        }
-    }
-}
-
 /// Everything a [`Server`](crate::Server) needs besides the application.
 ///
 /// librdkafka properties (`bootstrap.servers`, `group.id`, `security.protocol`,
@@ -261,7 +136,10 @@ impl DeadLetter {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct KafkaConfig {
-    /// Topics to consume; each is the `address` of its batches.
+    /// Topics to consume; each is the `address` of its batches. A topic that starts with `^` is
+    /// a regular expression (librdkafka's regex subscription): every matching topic is
+    /// consumed, including ones created later (seen at librdkafka's next metadata refresh,
+    /// `topic.metadata.refresh.interval.ms`).
     pub topics: Vec<String>,
     /// librdkafka properties, passed through (see the type's documentation for prefixes).
     pub properties: BTreeMap<String, String>,
@@ -275,21 +153,28 @@ pub struct KafkaConfig {
     /// until the partition catches up, and pauses a partition that stays behind for long, so
     /// that the others go on.
     pub max_buffered: usize,
-    /// Redeliveries of nacked messages.
+    /// Keyed lanes: `Some(n)` runs up to `n` messages of one fetched batch of a partition at
+    /// once, never two with the same record key (records without a key are independent), each
+    /// as a one-message ordered batch with its own retries. `None` (the default) handles each
+    /// partition strictly in order. See [Keyed lanes](crate#keyed-lanes).
+    pub lanes: Option<usize>,
+    /// Redeliveries of nacked messages (default [`RetryPolicy::default`]: 5 deliveries).
     pub retry: RetryPolicy,
-    /// Where messages go after their last nack.
-    pub dead_letter: DeadLetter,
+    /// Where messages go after their last nack (default `<topic>.dlq`).
+    pub dead_letter: DeadLetterPolicy,
     /// How often acked offsets are committed while running (default 5 s). They are also
     /// committed when partitions are revoked and on shutdown.
     pub commit_interval: Duration,
     /// How long the broker may take to answer the first metadata request (default 10 s).
     pub connect_timeout: Duration,
-    /// How long the consumer may take to receive its first partition assignment (default 60 s).
+    /// How often a `warn` line says that the consumer still waits for its first partition
+    /// assignment (default 60 s). The server never gives up waiting: a consumer that crashed
+    /// may hold the partitions until its session times out.
     pub join_timeout: Duration,
-    /// How long shutdown and rebalances wait for batches in progress (default 30 s).
-    pub drain_timeout: Duration,
-    /// How long the consumer may take to leave its group and close (default 10 s).
-    pub close_timeout: Duration,
+    /// How long shutdown and rebalances wait for batches in progress ([`Deadlines::drain`],
+    /// default 30 s), and how long the consumer may take to leave its group and close and the
+    /// producer to flush ([`Deadlines::close`], default 10 s).
+    pub deadlines: Deadlines,
     /// Deadlines for the application's lifespan answers.
     pub lifespan: LifespanOptions,
 }
@@ -302,13 +187,13 @@ impl Default for KafkaConfig {
             batch_size: 100,
             concurrency: 16,
             max_buffered: 2048,
+            lanes: None,
             retry: RetryPolicy::default(),
-            dead_letter: DeadLetter::default(),
+            dead_letter: DeadLetterPolicy::default(),
             commit_interval: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             join_timeout: Duration::from_mins(1),
-            drain_timeout: Duration::from_secs(30),
-            close_timeout: Duration::from_secs(10),
+            deadlines: Deadlines::default(),
             lifespan: LifespanOptions::default(),
         }
     }
@@ -393,9 +278,8 @@ impl KafkaConfig {
         if self.concurrency == 0 {
             return Err(Error::config("concurrency must be at least 1"));
         }
-
-        if self.retry.max_attempts == 0 {
-            return Err(Error::config("retry max_attempts must be at least 1"));
+        if self.lanes == Some(0) {
+            return Err(Error::config("lanes must be at least 1"));
         }
         for key in ["enable.auto.commit", "consumer.enable.auto.commit"] {
             if self.properties.get(key).is_some_and(|v| v != "false") {
@@ -404,8 +288,8 @@ impl KafkaConfig {
                 )));
             }
         }
-        for topic in &self.topics {
-            if let Some(dead) = self.dead_letter.topic_for(topic)
+        for topic in self.topics.iter().filter(|t| !is_pattern(t)) {
+            if let Some(dead) = self.dead_letter.address_for(topic)
                 && &dead == topic
             {
                 return Err(Error::config(format!(
@@ -414,6 +298,14 @@ impl KafkaConfig {
             }
         }
         Ok(())
+    }
+
+    /// The topics given by name (not as a `^` regular expression).
+    pub(crate) fn exact_topics(&self) -> impl Iterator<Item = &str> {
+        self.topics
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !is_pattern(t))
     }
 
     /// The librdkafka configuration of the consumer.
@@ -454,6 +346,11 @@ impl KafkaConfig {
             }
         }
     }
+}
+
+/// Whether a topic of [`KafkaConfig::topics`] is a regular expression (librdkafka's rule).
+pub(crate) fn is_pattern(topic: &str) -> bool {
+    topic.starts_with('^')
 }
 
 #[cfg(test)]
@@ -516,11 +413,17 @@ mod tests {
             .unwrap_err();
         assert!(error.detail().contains("enable.auto.commit"), "{error}");
         let mut looping = valid();
-        looping.dead_letter = DeadLetter::topic("orders");
+        looping.dead_letter = DeadLetterPolicy::address("orders");
         assert!(looping.validate().is_err());
         let mut zero = valid();
         zero.batch_size = 0;
         assert!(zero.validate().is_err());
+        let mut lanes = valid();
+        lanes.lanes = Some(0);
+        assert!(lanes.validate().unwrap_err().detail().contains("lanes"));
+        let mut pattern = KafkaConfig::new([r"^orders\..*"]).set("group.id", "g");
+        pattern.dead_letter = DeadLetterPolicy::address(r"^orders\..*");
+        assert!(pattern.validate().is_ok(), "a pattern is not a topic");
     }
 
     #[test]
@@ -528,18 +431,5 @@ mod tests {
         let config = KafkaConfig::new(["t"]).set("consumer.group.id", "g");
         assert_eq!(config.group_id(), Some("g"));
         assert!(config.validate().is_ok());
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let policy = RetryPolicy::new(10)
-            .backoff(Duration::from_millis(10), Duration::from_millis(35))
-            .multiplier(2.0);
-        let delays: Vec<_> = (2..=5).map(|a| policy.delay_before(a)).collect();
-        assert_eq!(delays, [10, 20, 35, 35].map(Duration::from_millis).to_vec());
-        assert_eq!(
-            RetryPolicy::new(u32::MAX).delay_before(u32::MAX),
-            Duration::from_secs(10)
-        );
     }
 }

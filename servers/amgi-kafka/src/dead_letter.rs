@@ -1,8 +1,10 @@
 //! Dead letters: the headers a message carries when it is moved to its dead-letter topic.
 //!
-//! A message nacked [`RetryPolicy::max_attempts`](crate::RetryPolicy::max_attempts) times is
-//! produced to its dead-letter topic (by default `<topic>.dlq`) with its original key, payload
-//! and headers, plus:
+//! A message nacked on its last allowed delivery
+//! ([`RetryPolicy::max_deliveries`](crate::RetryPolicy::max_deliveries)), or nacked with
+//! [`NackRetry::Never`](amgi_core::NackRetry::Never), is produced to its dead-letter topic
+//! (by default `<topic>.dlq`, [`DeadLetterPolicy`](crate::DeadLetterPolicy)) with its original
+//! key, payload and headers, plus:
 //!
 //! | header | value |
 //! |---|---|
@@ -12,13 +14,14 @@
 //! | [`PARTITION_HEADER`] (`amgi-dead-letter-partition`) | its partition there, decimal |
 //! | [`OFFSET_HEADER`] (`amgi-dead-letter-offset`) | its offset there, decimal |
 //!
-//! The first three names are shared by every AMGI server ([`amgi_core::dead_letter`]). Headers
-//! of these names already on the message (a dead letter dead-lettered again) are replaced.
-//! Only once the dead letter is acknowledged by the broker is the original offset committed.
+//! The first three are shared by every AMGI server ([`amgi_server::dead_letter_headers`]); the
+//! last two are Kafka's own. Headers of these names already on the message (a dead letter
+//! dead-lettered again) are replaced. Only once the dead letter is acknowledged by the broker is
+//! the original offset committed (but see [permanent failures](crate#dead-letters-that-cannot-be-produced)).
 
 use amgi_core::Headers;
 pub use amgi_core::dead_letter::{ADDRESS_HEADER, DELIVERIES_HEADER, REASON_HEADER};
-use bytes::Bytes;
+use amgi_server::{DeadLetterOrigin, dead_letter_headers};
 
 /// The partition the message was consumed from (decimal).
 pub const PARTITION_HEADER: &str = "amgi-dead-letter-partition";
@@ -26,43 +29,22 @@ pub const PARTITION_HEADER: &str = "amgi-dead-letter-partition";
 /// The offset the message had in its partition (decimal).
 pub const OFFSET_HEADER: &str = "amgi-dead-letter-offset";
 
-const ALL: [&str; 5] = [
-    REASON_HEADER,
-    DELIVERIES_HEADER,
-    ADDRESS_HEADER,
-    PARTITION_HEADER,
-    OFFSET_HEADER,
-];
-
-/// Where a dead letter came from and why.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Origin<'a> {
-    pub(crate) reason: &'a str,
-    pub(crate) deliveries: u32,
-    pub(crate) topic: &'a str,
-    pub(crate) partition: i32,
-    pub(crate) offset: i64,
-}
-
-/// The headers of the dead letter of a message with `original` headers.
-pub(crate) fn headers(original: &Headers, origin: Origin<'_>) -> Headers {
-    let mut headers = Headers::with_capacity(original.len() + ALL.len());
-    for (name, value) in original {
-        if !ALL.iter().any(|n| n.as_bytes() == name.as_ref()) {
-            headers.append(name.clone(), value.clone());
-        }
-    }
-    let values = [
-        origin.reason.to_owned(),
-        origin.deliveries.to_string(),
-        origin.topic.to_owned(),
-        origin.partition.to_string(),
-        origin.offset.to_string(),
-    ];
-    for (name, value) in ALL.into_iter().zip(values) {
-        headers.append(Bytes::from_static(name.as_bytes()), value);
-    }
-    headers
+/// The headers of the dead letter of a message with `original` headers, consumed from
+/// `partition` at `offset`.
+pub(crate) fn headers(
+    original: &Headers,
+    origin: DeadLetterOrigin<'_>,
+    partition: i32,
+    offset: i64,
+) -> Headers {
+    dead_letter_headers(
+        original,
+        origin,
+        &[
+            (PARTITION_HEADER, partition.to_string()),
+            (OFFSET_HEADER, offset.to_string()),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -73,17 +55,14 @@ mod tests {
     fn adds_origin_and_keeps_original_headers() {
         let original = Headers::new()
             .with("correlation-id", "c-1")
-            .with(REASON_HEADER, "an older reason");
-        let headers = headers(
-            &original,
-            Origin {
-                reason: "invalid JSON at line 1",
-                deliveries: 3,
-                topic: "orders",
-                partition: 2,
-                offset: 41,
-            },
-        );
+            .with(REASON_HEADER, "an older reason")
+            .with(OFFSET_HEADER, "7");
+        let origin = DeadLetterOrigin {
+            reason: "invalid JSON at line 1",
+            deliveries: 3,
+            address: "orders",
+        };
+        let headers = headers(&original, origin, 2, 41);
         let text = |name: &str| {
             let values: Vec<_> = headers
                 .get_all(name.as_bytes())

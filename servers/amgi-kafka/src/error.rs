@@ -16,7 +16,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// fn explain(error: &Error) -> &'static str {
 ///     match error.kind() {
 ///         ErrorKind::Config => "fix the configuration",
-///         ErrorKind::Unreachable | ErrorKind::GroupJoin => "is the broker running?",
+///         ErrorKind::Unreachable => "is the broker running?",
 ///         ErrorKind::Startup | ErrorKind::Shutdown => "the application refused",
 ///         _ => "see the message",
 ///     }
@@ -30,8 +30,6 @@ pub enum ErrorKind {
     Config,
     /// No broker answered a metadata request within the startup timeout.
     Unreachable,
-    /// The consumer did not receive its partition assignment within the startup timeout.
-    GroupJoin,
     /// The application's lifespan startup failed (`lifespan.startup.failed`, an error or a
     /// panic); the server did not consume anything.
     Startup,
@@ -47,7 +45,6 @@ impl ErrorKind {
         match self {
             Self::Config => "invalid Kafka server configuration",
             Self::Unreachable => "Kafka broker unreachable",
-            Self::GroupJoin => "consumer group join failed",
             Self::Startup => "application startup failed",
             Self::Shutdown => "shutdown failed",
             Self::Consumer => "Kafka consumer failed",
@@ -112,13 +109,10 @@ impl Error {
         &self.detail
     }
 
-    /// Whether starting the server again later may succeed: the broker was unreachable, the
-    /// group join timed out, or the consumer failed at run time.
+    /// Whether starting the server again later may succeed: the broker was unreachable, or
+    /// the consumer failed at run time. (A slow group join is no error: the server waits.)
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::Unreachable | ErrorKind::GroupJoin | ErrorKind::Consumer
-        )
+        matches!(self.kind, ErrorKind::Unreachable | ErrorKind::Consumer)
     }
 
     pub(crate) fn kafka(
@@ -147,7 +141,7 @@ mod tests {
     #[test]
     fn kinds_say_what_is_retryable() {
         assert!(Error::new(ErrorKind::Unreachable, "x").is_retryable());
-        assert!(Error::new(ErrorKind::GroupJoin, "x").is_retryable());
+        assert!(Error::new(ErrorKind::Consumer, "x").is_retryable());
         assert!(!Error::new(ErrorKind::Startup, "x").is_retryable());
         assert!(!Error::config("x").is_retryable());
     }

@@ -62,6 +62,7 @@ pub(crate) struct Entry {
     /// Disconnected when the task ended.
     done: std_mpsc::Receiver<()>,
     pub(crate) task: AbortHandle,
+    /// The position last committed (or being committed, for an asynchronous commit).
     committed: Option<i64>,
     pub(crate) paused: bool,
 }
@@ -77,7 +78,18 @@ pub(crate) struct GroupShared {
     pub(crate) entries: Mutex<Vec<Entry>>,
     pub(crate) spawner: Mutex<Option<Box<dyn SpawnPartition>>>,
     assigned: Mutex<Option<oneshot::Sender<()>>>,
+    /// Positions whose asynchronous commit failed, as the commit callback reported them; the
+    /// next commit commits them again.
+    failed_commits: Mutex<Vec<FailedCommit>>,
     drain_timeout: Duration,
+}
+
+/// A position whose commit failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FailedCommit {
+    topic: String,
+    partition: i32,
+    offset: i64,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -92,6 +104,7 @@ impl GroupShared {
             entries: Mutex::new(Vec::new()),
             spawner: Mutex::new(Some(spawner)),
             assigned: Mutex::new(None),
+            failed_commits: Mutex::new(Vec::new()),
             drain_timeout,
         }
     }
@@ -109,6 +122,36 @@ impl GroupShared {
             .collect();
         assignment.sort();
         assignment
+    }
+
+    /// Records the positions of a failed commit (from the commit callback).
+    fn commit_failed(&self, offsets: &TopicPartitionList) {
+        let mut failed = lock(&self.failed_commits);
+        for element in offsets.elements() {
+            if let Offset::Offset(offset) = element.offset() {
+                failed.push(FailedCommit {
+                    topic: element.topic().to_owned(),
+                    partition: element.partition(),
+                    offset,
+                });
+            }
+        }
+    }
+
+    /// Forgets that the positions of failed commits were committed, so that the next commit
+    /// of `entries` commits them again. A partition whose committed position moved on since
+    /// (a later commit is on its way) is left alone: that commit reports its own result.
+    fn retry_failed_commits(&self, entries: &mut [Entry]) {
+        let failed = std::mem::take(&mut *lock(&self.failed_commits));
+        for commit in failed {
+            if let Some(entry) = entries
+                .iter_mut()
+                .find(|e| e.is(&commit.topic, commit.partition))
+                && entry.committed == Some(commit.offset)
+            {
+                entry.committed = None;
+            }
+        }
     }
 
     fn assign(&self, partitions: &TopicPartitionList) {
@@ -212,12 +255,14 @@ pub(crate) fn drain(entries: &mut [Entry], timeout: Duration) {
 }
 
 /// Commits the positions of `entries`; `force` commits positions already committed once.
+/// Positions whose earlier asynchronous commit failed are committed again.
 pub(crate) fn commit(
     consumer: &Consumer,
     entries: &mut [Entry],
     mode: CommitMode,
     force: bool,
 ) -> KafkaResult<()> {
+    consumer.context().shared.retry_failed_commits(entries);
     let mut list = TopicPartitionList::new();
     for entry in entries.iter() {
         if let Some(position) = entry.shared.position()
@@ -296,7 +341,82 @@ impl ConsumerContext for GroupContext {
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
         if let Err(error) = result {
-            tracing::warn!(%error, offsets = %describe_offsets(offsets), "offset commit failed");
+            tracing::warn!(
+                %error,
+                offsets = %describe_offsets(offsets),
+                "offset commit failed; committing again at the next commit"
+            );
+            self.shared.commit_failed(offsets);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoTasks;
+
+    impl SpawnPartition for NoTasks {
+        fn spawn(
+            &self,
+            _: Arc<PartitionShared>,
+            _: mpsc::UnboundedReceiver<FetchedBatch>,
+            _: std_mpsc::Sender<()>,
+        ) -> AbortHandle {
+            tokio::spawn(async {}).abort_handle()
+        }
+    }
+
+    fn list(partitions: &[(&str, i32, i64)]) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        for &(topic, partition, offset) in partitions {
+            list.add_partition_offset(topic, partition, Offset::Offset(offset))
+                .unwrap();
+        }
+        list
+    }
+
+    /// The positions `commit` would send now, without `force`.
+    fn due(entries: &[Entry]) -> Vec<(String, i32, i64)> {
+        entries
+            .iter()
+            .filter_map(|e| {
+                let position = e.shared.position()?;
+                (e.committed != Some(position))
+                    .then(|| (e.shared.topic.to_string(), e.shared.partition, position))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_committed_again() {
+        let group = GroupShared::new(Box::new(NoTasks), Duration::from_secs(1));
+        group.assign(&list(&[("t", 0, 0), ("t", 1, 0), ("u", 0, 0)]));
+        let mut entries = std::mem::take(&mut *lock(&group.entries));
+        for (entry, position) in entries.iter_mut().zip([10, 20, 30]) {
+            entry.shared.set_position_for_test(position);
+            // As `commit` does once the commit is sent.
+            entry.committed = Some(position);
+        }
+        assert!(due(&entries).is_empty(), "everything committed");
+
+        // The async commit of t[0]@10 and u[0]@30 failed; t[1] has moved on to 25 and a commit
+        // of it is on its way, so its old failure at 20 changes nothing.
+        group.commit_failed(&list(&[("t", 0, 10), ("t", 1, 20), ("u", 0, 30)]));
+        entries[1].shared.set_position_for_test(25);
+        entries[1].committed = Some(25);
+        group.retry_failed_commits(&mut entries);
+        let mut again = due(&entries);
+        again.sort();
+        assert_eq!(
+            again,
+            [("t".to_owned(), 0, 10), ("u".to_owned(), 0, 30)],
+            "the failed positions are due again"
+        );
+        assert!(
+            lock(&group.failed_commits).is_empty(),
+            "each failure is retried once"
+        );
     }
 }

@@ -11,8 +11,22 @@ use tokio::sync::oneshot;
 use crate::client::drop_detached;
 use crate::consumer::Control;
 use crate::group::GroupShared;
+use crate::partition::Counters;
 use crate::publisher::Producer;
 use crate::{Error, ErrorKind};
+
+/// Counters of a running server, from [`ServerHandle::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Messages produced to their dead-letter topic.
+    pub dead_lettered: u64,
+    /// Messages whose dead letter failed permanently (the broker or librdkafka refused the
+    /// record for what it is, for example `MessageSizeTooLarge`): each was logged at `error`
+    /// with the reason and skipped, its offset committed without a dead letter. See
+    /// [dead letters that cannot be produced](crate#dead-letters-that-cannot-be-produced).
+    pub dead_letter_failures: u64,
+}
 
 /// A running [`Server`](crate::Server).
 ///
@@ -31,6 +45,7 @@ pub struct ServerHandle {
     pub(crate) outcome: Option<Result<(), Error>>,
     pub(crate) lifespan: Option<Lifespan>,
     pub(crate) producer: Option<Producer>,
+    pub(crate) counters: Arc<Counters>,
     pub(crate) drain_limit: Duration,
     pub(crate) close_timeout: Duration,
 }
@@ -56,6 +71,23 @@ impl ServerHandle {
     /// ```
     pub fn assignment(&self) -> Vec<(String, i32)> {
         self.group.assignment()
+    }
+
+    /// What the server counted since it started.
+    ///
+    /// ```no_run
+    /// # fn demo(handle: &amgi_kafka::ServerHandle) {
+    /// let stats = handle.stats();
+    /// if stats.dead_letter_failures > 0 {
+    ///     eprintln!("{} messages skipped: their dead letters were refused", stats.dead_letter_failures);
+    /// }
+    /// # }
+    /// ```
+    pub fn stats(&self) -> ServerStats {
+        ServerStats {
+            dead_lettered: self.counters.dead_lettered.load(Ordering::Relaxed),
+            dead_letter_failures: self.counters.dead_letter_failures.load(Ordering::Relaxed),
+        }
     }
 
     /// Resolves when the server stopped on its own (a fatal consumer error); never otherwise.

@@ -77,6 +77,7 @@
 //! drop.
 #![deny(missing_docs)]
 
+mod cli;
 mod client;
 mod config;
 mod consumer;
@@ -89,12 +90,13 @@ mod partition;
 mod publisher;
 mod server;
 
+pub use amgi_server::{DeadLetterPolicy, Deadlines, RetryPolicy};
+pub use cli::KafkaCommand;
 pub use config::{
-    AutoOffsetReset, CONSUMER_PREFIX, DEFAULT_BOOTSTRAP_SERVERS, DeadLetter, KafkaConfig,
-    PRODUCER_PREFIX, RetryPolicy,
+    AutoOffsetReset, CONSUMER_PREFIX, DEFAULT_BOOTSTRAP_SERVERS, KafkaConfig, PRODUCER_PREFIX,
 };
 pub use error::{Error, ErrorKind};
-pub use handle::ServerHandle;
+pub use handle::{ServerHandle, ServerStats};
 pub use server::Server;
 
 /// The rdkafka crate this server is built on, for its property and error types.

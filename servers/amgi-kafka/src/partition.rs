@@ -1,50 +1,23 @@
 //! One task per assigned partition: takes the partition's batches in order, runs each through
-//! the application, redelivers nacked messages with backoff, dead-letters them after the last
-//! attempt, and publishes the partition's commit position.
+//! the application (in order, or in keyed lanes), redelivers nacked messages as the retry
+//! policy decides, dead-letters them, and publishes the partition's commit position.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use amgi_core::batch::{BatchDispatcher, Outcome};
-use amgi_core::{Application, MessageScope, State};
-use tokio::sync::{Notify, Semaphore, mpsc};
+use amgi_core::extension::NackRetrySupport;
+use amgi_core::{Application, MessageScope, NackRetry, State};
+use amgi_server::{
+    DeadLetterOrigin, DeadLetterPolicy, OffsetTracker, RetryDecision, RetryPolicy, StopSignal,
+    run_in_lanes,
+};
+use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
 
-use crate::config::{DeadLetter, RetryPolicy};
-use crate::dead_letter::{self, Origin};
+use crate::dead_letter;
 use crate::fetch::FetchedBatch;
 use crate::publisher::{KafkaPublisher, Record};
-use amgi_server::OffsetTracker;
-
-/// A flag that tasks can wait on.
-#[derive(Debug, Default)]
-pub(crate) struct StopSignal {
-    set: AtomicBool,
-    notify: Notify,
-}
-
-impl StopSignal {
-    pub(crate) fn set(&self) {
-        self.set.store(true, Ordering::Release);
-        self.notify.notify_waiters();
-    }
-
-    pub(crate) fn is_set(&self) -> bool {
-        self.set.load(Ordering::Acquire)
-    }
-
-    /// Resolves once the flag is set.
-    pub(crate) async fn wait(&self) {
-        loop {
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.is_set() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
 
 /// What the consumer loop and a partition's task share.
 #[derive(Debug)]
@@ -80,6 +53,18 @@ impl PartitionShared {
     fn set_position(&self, position: i64) {
         self.position.fetch_max(position, Ordering::AcqRel);
     }
+
+    #[cfg(test)]
+    pub(crate) fn set_position_for_test(&self, position: i64) {
+        self.set_position(position);
+    }
+}
+
+/// Counters of one server, readable through [`ServerHandle::stats`](crate::ServerHandle::stats).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) dead_lettered: AtomicU64,
+    pub(crate) dead_letter_failures: AtomicU64,
 }
 
 /// What every partition task of one server shares.
@@ -88,11 +73,15 @@ pub(crate) struct WorkerContext<A> {
     pub(crate) publisher: KafkaPublisher,
     pub(crate) state: State,
     pub(crate) retry: RetryPolicy,
-    pub(crate) dead_letter: DeadLetter,
-    /// Bounds the batches handled at once across partitions.
+    pub(crate) dead_letter: DeadLetterPolicy,
+    /// `Some(n)`: keyed lanes, up to `n` messages of a partition at once.
+    pub(crate) lanes: Option<usize>,
+    /// Bounds the batches handled at once across partitions (a partition running in lanes
+    /// holds one for each fetched batch).
     pub(crate) permits: Semaphore,
     /// Wakes the consumer thread when it waits for partition tasks to catch up.
     pub(crate) waker: Arc<PollWaker>,
+    pub(crate) counters: Arc<Counters>,
 }
 
 /// Lets partition tasks wake the consumer thread while it holds off fetching because a
@@ -110,7 +99,7 @@ impl PollWaker {
     }
 
     /// Parks the consumer thread for at most `timeout`, unless a task takes a batch meanwhile.
-    pub(crate) fn hold(&self, timeout: std::time::Duration) {
+    pub(crate) fn hold(&self, timeout: Duration) {
         self.holding.store(true, Ordering::Release);
         std::thread::park_timeout(timeout);
         self.holding.store(false, Ordering::Release);
@@ -144,12 +133,16 @@ pub(crate) async fn run<A: Application>(
         };
         shared.buffered.fetch_sub(batch.len(), Ordering::AcqRel);
         context.waker.took();
-        let mut worker = Worker {
+        let worker = Worker {
             context: &context,
             shared: &shared,
-            tracker: &mut tracker,
+            batch: &batch,
         };
-        worker.handle(batch).await;
+        let fresh = worker.track(&mut tracker);
+        match context.lanes {
+            None => worker.in_order(fresh, &mut tracker).await,
+            Some(lanes) => worker.in_lanes(fresh, lanes, &mut tracker).await,
+        }
     }
     tracing::debug!(
         topic = &*shared.topic,
@@ -159,20 +152,20 @@ pub(crate) async fn run<A: Application>(
     );
 }
 
+/// One fetched batch of one partition, being handled.
 struct Worker<'a, A> {
     context: &'a WorkerContext<A>,
     shared: &'a PartitionShared,
-    tracker: &'a mut OffsetTracker,
+    batch: &'a FetchedBatch,
 }
 
 impl<A: Application> Worker<'_, A> {
-    /// Handles one batch to the end: every message is acked, dead-lettered, or abandoned
-    /// because the partition stopped.
-    async fn handle(&mut self, batch: FetchedBatch) {
-        let mut pending: Vec<usize> = (0..batch.len())
+    /// Tracks the batch's offsets; returns the indexes of the messages to handle.
+    fn track(&self, tracker: &mut OffsetTracker) -> Vec<usize> {
+        (0..self.batch.len())
             .filter(|&index| {
-                let offset = batch.offset(index);
-                let fresh = self.tracker.track(offset);
+                let offset = self.batch.offset(index);
+                let fresh = tracker.track(offset);
                 if !fresh {
                     // librdkafka delivers each partition in order and drops what it fetched
                     // before a rebalance or pause; an old offset is a duplicate of a message
@@ -186,77 +179,168 @@ impl<A: Application> Worker<'_, A> {
                 }
                 fresh
             })
-            .collect();
-        let mut attempt: u32 = 1;
-        loop {
-            if pending.is_empty() {
-                return;
-            }
-            let Some(outcomes) = self.dispatch(&batch, &pending).await else {
-                return;
-            };
-            let mut nacked = Vec::new();
-            for (&index, outcome) in pending.iter().zip(outcomes) {
-                match outcome {
-                    Outcome::Acked => self.finish(batch.offset(index)),
-                    Outcome::Nacked { reason, .. } => nacked.push((index, reason)),
-                    Outcome::Skipped => nacked.push((index, "skipped".into())),
-                }
-            }
-            if nacked.is_empty() {
-                return;
-            }
-            if attempt >= self.context.retry.max_attempts {
-                for (index, reason) in nacked {
-                    if !self.dead_letter(&batch, index, &reason, attempt).await {
-                        return;
-                    }
-                    self.finish(batch.offset(index));
-                }
-                return;
-            }
-            attempt += 1;
-            let delay = self.context.retry.delay_before(attempt);
-            tracing::debug!(
-                topic = &*self.shared.topic,
-                partition = self.shared.partition,
-                nacked = nacked.len(),
-                attempt,
-                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                first_reason = %nacked[0].1,
-                "redelivering nacked messages"
-            );
-            if !self.sleep(delay).await {
-                return;
-            }
-            pending = nacked.into_iter().map(|(index, _)| index).collect();
-        }
+            .collect()
     }
 
-    /// Runs messages `indexes` of `batch` through the application as one ordered batch; `None`
-    /// if the partition stopped while waiting for a permit.
-    async fn dispatch(&self, batch: &FetchedBatch, indexes: &[usize]) -> Option<Vec<Outcome>> {
-        let _permit = tokio::select! {
-            biased;
-            () = self.shared.stop.wait() => return None,
-            permit = self.context.permits.acquire() => permit.ok()?,
-        };
-        let scope = MessageScope::new(Arc::clone(&self.shared.topic))
-            .ordered(true)
-            .with_state(self.context.state.clone());
-        let messages = indexes.iter().map(|&index| batch.message(index)).collect();
-        let report = self.context.dispatcher.dispatch(scope, messages).await;
-        Some(report.outcomes)
-    }
-
-    fn finish(&mut self, offset: i64) {
-        if let Some(position) = self.tracker.complete(offset) {
+    fn finish(&self, tracker: &mut OffsetTracker, index: usize) {
+        if let Some(position) = tracker.complete(self.batch.offset(index)) {
             self.shared.set_position(position);
         }
     }
 
-    /// Waits `delay`; `false` if the partition stopped meanwhile.
-    async fn sleep(&self, delay: std::time::Duration) -> bool {
+    /// Handles the messages `pending` in order to the end: each is acked, dead-lettered, or
+    /// abandoned because the partition stopped.
+    ///
+    /// Deliveries are counted per message. After a nack, the unfinished messages (the first
+    /// unfinished one and every unfinished one after it, in offset order) are delivered again
+    /// as one ordered batch, after the longest delay the nacks' retry decisions asked for; a
+    /// message [`Outcome::Skipped`] behind a nack is redelivered without counting a delivery.
+    async fn in_order(&self, mut pending: Vec<usize>, tracker: &mut OffsetTracker) {
+        let mut deliveries = vec![0_u32; self.batch.len()];
+        while !pending.is_empty() {
+            let Some(outcomes) = self.dispatch_permitted(&pending).await else {
+                return;
+            };
+            let mut unfinished = Vec::with_capacity(pending.len());
+            let mut delay = Duration::ZERO;
+            for (&index, outcome) in pending.iter().zip(outcomes) {
+                match outcome {
+                    Outcome::Acked => self.finish(tracker, index),
+                    Outcome::Skipped => unfinished.push(index),
+                    Outcome::Nacked { reason, retry } => {
+                        deliveries[index] += 1;
+                        match self.decide(index, deliveries[index], retry, &reason) {
+                            RetryDecision::Redeliver(wait) => {
+                                delay = delay.max(wait);
+                                unfinished.push(index);
+                            }
+                            RetryDecision::DeadLetter => {
+                                if !self.dead_letter(index, &reason, deliveries[index]).await {
+                                    return;
+                                }
+                                self.finish(tracker, index);
+                            }
+                        }
+                    }
+                }
+            }
+            if !unfinished.is_empty() && !self.sleep(delay).await {
+                return;
+            }
+            pending = unfinished;
+        }
+    }
+
+    /// Handles the messages `pending` in keyed lanes: up to `lanes` at once, never two with the
+    /// same record key, each as a one-message ordered batch with its own retries. Only
+    /// contiguous finished offsets are committed (the tracker).
+    async fn in_lanes(&self, pending: Vec<usize>, lanes: usize, tracker: &mut OffsetTracker) {
+        let Some(_permit) = self.permit().await else {
+            return;
+        };
+        run_in_lanes(
+            pending,
+            lanes,
+            |&index| self.batch.key(index),
+            |index| async move { (index, self.one(index).await) },
+            |(index, finished)| {
+                if finished {
+                    self.finish(tracker, index);
+                }
+            },
+        )
+        .await;
+    }
+
+    /// Handles message `index` alone until it is acked or dead-lettered (`true`), or the
+    /// partition stopped (`false`).
+    async fn one(&self, index: usize) -> bool {
+        let mut deliveries = 0_u32;
+        loop {
+            if self.shared.stop.is_set() {
+                return false;
+            }
+            let outcome = self.dispatch(&[index]).await.into_iter().next();
+            let (reason, retry) = match outcome {
+                Some(Outcome::Acked) => return true,
+                Some(Outcome::Nacked { reason, retry }) => (reason, retry),
+                // Not given for a batch of one; treated as an unanswered message.
+                Some(Outcome::Skipped) | None => {
+                    (amgi_core::batch::NOT_ACKNOWLEDGED.into(), NackRetry::Policy)
+                }
+            };
+            deliveries += 1;
+            match self.decide(index, deliveries, retry, &reason) {
+                RetryDecision::Redeliver(delay) => {
+                    if !self.sleep(delay).await {
+                        return false;
+                    }
+                }
+                RetryDecision::DeadLetter => {
+                    return self.dead_letter(index, &reason, deliveries).await;
+                }
+            }
+        }
+    }
+
+    /// The retry policy's decision for message `index`, nacked with `retry` after
+    /// `deliveries` deliveries.
+    fn decide(
+        &self,
+        index: usize,
+        deliveries: u32,
+        retry: NackRetry,
+        reason: &str,
+    ) -> RetryDecision {
+        let decision = self.context.retry.decide(deliveries, retry);
+        if let RetryDecision::Redeliver(delay) = decision {
+            tracing::debug!(
+                topic = &*self.shared.topic,
+                partition = self.shared.partition,
+                offset = self.batch.offset(index),
+                deliveries,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                %reason,
+                "nacked: redelivering"
+            );
+        }
+        decision
+    }
+
+    /// A permit to call the application; `None` if the partition stopped first.
+    async fn permit(&self) -> Option<SemaphorePermit<'_>> {
+        tokio::select! {
+            biased;
+            () = self.shared.stop.wait() => None,
+            permit = self.context.permits.acquire() => permit.ok(),
+        }
+    }
+
+    /// [`dispatch`](Self::dispatch) with a permit; `None` if the partition stopped first.
+    async fn dispatch_permitted(&self, indexes: &[usize]) -> Option<Vec<Outcome>> {
+        let _permit = self.permit().await?;
+        Some(self.dispatch(indexes).await)
+    }
+
+    /// Runs messages `indexes` through the application as one ordered batch.
+    async fn dispatch(&self, indexes: &[usize]) -> Vec<Outcome> {
+        let scope = MessageScope::new(Arc::clone(&self.shared.topic))
+            .ordered(true)
+            .with_state(self.context.state.clone())
+            .with_extension(NackRetrySupport);
+        let messages = indexes
+            .iter()
+            .map(|&index| self.batch.message(index))
+            .collect();
+        self.context
+            .dispatcher
+            .dispatch(scope, messages)
+            .await
+            .outcomes
+    }
+
+    /// Waits `delay`; `false` if the partition stopped meanwhile (or had stopped).
+    async fn sleep(&self, delay: Duration) -> bool {
         tokio::select! {
             biased;
             () = self.shared.stop.wait() => false,
@@ -264,19 +348,15 @@ impl<A: Application> Worker<'_, A> {
         }
     }
 
-    /// Produces the dead letter of message `index`, retrying until the broker takes it; `false`
-    /// if the partition stopped first (the message is then not committed).
-    async fn dead_letter(
-        &self,
-        batch: &FetchedBatch,
-        index: usize,
-        reason: &str,
-        deliveries: u32,
-    ) -> bool {
+    /// Produces the dead letter of message `index`. Returns `true` when the message is
+    /// finished: dead-lettered, dead-lettering is disabled, or the dead letter failed
+    /// permanently (logged and counted, the message skipped); `false` if the partition stopped
+    /// while transient failures were being retried (the message is then not committed).
+    async fn dead_letter(&self, index: usize, reason: &str, deliveries: u32) -> bool {
         let topic = &*self.shared.topic;
         let partition = self.shared.partition;
-        let offset = batch.offset(index);
-        let Some(dead_letter_topic) = self.context.dead_letter.topic_for(topic) else {
+        let offset = self.batch.offset(index);
+        let Some(dead_letter_topic) = self.context.dead_letter.address_for(topic) else {
             tracing::error!(
                 topic,
                 partition,
@@ -287,28 +367,26 @@ impl<A: Application> Worker<'_, A> {
             );
             return true;
         };
-        let headers = dead_letter::headers(
-            &batch.headers(index),
-            Origin {
-                reason,
-                deliveries,
-                topic,
-                partition,
-                offset,
-            },
-        );
+        let origin = DeadLetterOrigin {
+            reason,
+            deliveries,
+            address: topic,
+        };
+        let headers = dead_letter::headers(&self.batch.headers(index), origin, partition, offset);
         let record = Record {
             topic: &dead_letter_topic,
             headers: &headers,
-            payload: batch.payload(index),
-            key: batch.key(index),
+            payload: self.batch.payload(index),
+            key: self.batch.key(index),
             partition: None,
             timestamp: None,
         };
+        let counters = &self.context.counters;
         let mut failures: u32 = 0;
         loop {
             match self.context.publisher.produce(record).await {
                 Ok(()) => {
+                    counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
                         topic,
                         partition,
@@ -317,6 +395,22 @@ impl<A: Application> Worker<'_, A> {
                         %reason,
                         dead_letter_topic,
                         "message dead-lettered"
+                    );
+                    return true;
+                }
+                Err(error) if error.is_permanent() => {
+                    counters
+                        .dead_letter_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
+                        topic,
+                        partition,
+                        offset,
+                        deliveries,
+                        %reason,
+                        dead_letter_topic,
+                        %error,
+                        "the dead letter can never be produced: message skipped (committed)"
                     );
                     return true;
                 }

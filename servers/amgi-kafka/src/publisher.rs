@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use amgi_core::batch::Publisher;
 use amgi_core::{EventFuture, Headers, MessageSend, SendError, SendErrorKind};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
 
 use crate::client::ProducerLog;
 
@@ -28,6 +30,63 @@ pub(crate) struct Record<'a> {
     pub(crate) timestamp: Option<i64>,
 }
 
+/// Broker and librdkafka error codes that no retry of the same record can fix: the record (or
+/// its topic name) is refused for what it is, or the producer is not allowed to write to the
+/// topic. Dead-lettering gives up on these at once (see the crate docs).
+///
+/// `UnknownTopicOrPartition` is *not* in the list: a dead-letter topic that does not exist yet
+/// is something an operator fixes by creating it, and skipping meanwhile would lose messages.
+pub(crate) const PERMANENT_PRODUCE_ERRORS: [RDKafkaErrorCode; 8] = [
+    RDKafkaErrorCode::MessageSizeTooLarge,
+    RDKafkaErrorCode::InvalidMessageSize,
+    RDKafkaErrorCode::MessageBatchTooLarge,
+    RDKafkaErrorCode::InvalidRecord,
+    RDKafkaErrorCode::InvalidMessage,
+    RDKafkaErrorCode::InvalidTopic,
+    RDKafkaErrorCode::TopicAuthorizationFailed,
+    RDKafkaErrorCode::PolicyViolation,
+];
+
+/// Why a record could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProduceError {
+    /// A header cannot be carried by Kafka.
+    #[error(transparent)]
+    Headers(SendError),
+    /// librdkafka or the broker refused or lost the record.
+    #[error("to topic `{topic}`: {error}")]
+    Kafka {
+        /// The topic produced to.
+        topic: String,
+        /// What librdkafka reported.
+        error: KafkaError,
+    },
+}
+
+impl ProduceError {
+    /// Whether producing the same record again can never succeed
+    /// ([`PERMANENT_PRODUCE_ERRORS`], or a header Kafka cannot carry).
+    pub(crate) fn is_permanent(&self) -> bool {
+        match self {
+            Self::Headers(_) => true,
+            Self::Kafka { error, .. } => error
+                .rdkafka_error_code()
+                .is_some_and(|code| PERMANENT_PRODUCE_ERRORS.contains(&code)),
+        }
+    }
+}
+
+impl From<ProduceError> for SendError {
+    fn from(error: ProduceError) -> Self {
+        match error {
+            ProduceError::Headers(error) => error,
+            ProduceError::Kafka { topic, error } => {
+                SendError::transport(error).with_detail(format!("to topic `{topic}`"))
+            }
+        }
+    }
+}
+
 /// Produces records and waits for their delivery reports.
 #[derive(Clone)]
 pub(crate) struct KafkaPublisher {
@@ -41,8 +100,8 @@ impl KafkaPublisher {
 
     /// Produces `record` and waits until the broker acknowledged it (per the producer's
     /// `acks`), or it failed.
-    pub(crate) async fn produce(&self, record: Record<'_>) -> Result<(), SendError> {
-        let headers = kafka_headers(record.headers)?;
+    pub(crate) async fn produce(&self, record: Record<'_>) -> Result<(), ProduceError> {
+        let headers = kafka_headers(record.headers).map_err(ProduceError::Headers)?;
         let mut future = FutureRecord::<[u8], [u8]>::to(record.topic).headers(headers);
         if let Some(payload) = record.payload {
             future = future.payload(payload);
@@ -58,9 +117,10 @@ impl KafkaPublisher {
         }
         match self.producer.send(future, QUEUE_TIMEOUT).await {
             Ok(_) => Ok(()),
-            Err((error, _)) => {
-                Err(SendError::transport(error).with_detail(format!("to topic `{}`", record.topic)))
-            }
+            Err((error, _)) => Err(ProduceError::Kafka {
+                topic: record.topic.to_owned(),
+                error,
+            }),
         }
     }
 }
@@ -98,6 +158,7 @@ impl Publisher for KafkaPublisher {
                 timestamp: binding.and_then(|b| b.timestamp),
             })
             .await
+            .map_err(SendError::from)
         })
     }
 }
@@ -135,5 +196,20 @@ mod tests {
         assert_eq!(error.kind(), SendErrorKind::UnexpectedEvent);
         assert!(error.to_string().contains("header #1"), "{error}");
         assert!(kafka_headers(&Headers::new().with("a\0b", "v")).is_err());
+    }
+
+    #[test]
+    fn refused_records_are_permanent_failures_and_outages_are_not() {
+        let kafka = |code| ProduceError::Kafka {
+            topic: "t.dlq".into(),
+            error: KafkaError::MessageProduction(code),
+        };
+        assert!(kafka(RDKafkaErrorCode::MessageSizeTooLarge).is_permanent());
+        assert!(kafka(RDKafkaErrorCode::TopicAuthorizationFailed).is_permanent());
+        assert!(!kafka(RDKafkaErrorCode::MessageTimedOut).is_permanent());
+        assert!(!kafka(RDKafkaErrorCode::UnknownTopicOrPartition).is_permanent());
+        assert!(!kafka(RDKafkaErrorCode::BrokerTransportFailure).is_permanent());
+        let headers = ProduceError::Headers(SendError::new(SendErrorKind::UnexpectedEvent));
+        assert!(headers.is_permanent());
     }
 }

@@ -2,22 +2,32 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use amgi_core::batch::BatchDispatcher;
+use amgi_core::extension::ServerPublisher;
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
-use amgi_core::{Application, State};
+use amgi_core::{Application, LifespanScope, State};
+use amgi_server::{DeadLetterPolicy, RetryPolicy};
 use rdkafka::ClientConfig;
 use rdkafka::producer::Producer as _;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::client::{ProducerLog, drop_detached};
-use crate::config::{AutoOffsetReset, DeadLetter, KafkaConfig, RetryPolicy};
+use crate::config::{AutoOffsetReset, KafkaConfig};
 use crate::consumer::{Control, PollLoop};
 use crate::group::{Consumer, GroupContext, GroupShared, Spawner};
-use crate::partition::{PollWaker, WorkerContext};
+use crate::partition::{Counters, PollWaker, WorkerContext};
 use crate::publisher::{KafkaPublisher, Producer};
 use crate::{Error, ErrorKind, ServerHandle};
+
+/// How [`Server::launch`] ended.
+enum Launched {
+    /// Consuming.
+    Running(ServerHandle),
+    /// The shutdown signal came before the first assignment; the server was shut down.
+    Stopped,
+}
 
 /// A Kafka server for an AMGI application: consumes topics in a consumer group and calls the
 /// application once per batch of one partition.
@@ -193,8 +203,9 @@ impl<A: Application> Server<A> {
         self
     }
 
-    /// Sets how nacked messages are redelivered (default 3 deliveries, 200 ms backoff doubling
-    /// up to 10 s).
+    /// Sets how nacked messages are redelivered (default 5 deliveries, 200 ms backoff doubling
+    /// up to 10 s). A nack's [`NackRetry`](amgi_core::NackRetry) is honoured: `Never` is
+    /// dead-lettered at once, `After(d)` is redelivered after `d` (still counted).
     ///
     /// ```no_run
     /// # fn demo(app: impl amgi_core::Application) {
@@ -215,12 +226,25 @@ impl<A: Application> Server<A> {
     ///
     /// ```no_run
     /// # fn demo(app: impl amgi_core::Application) {
-    /// use amgi_kafka::{DeadLetter, Server};
-    /// let server = Server::new(app, ["orders"]).dead_letter(DeadLetter::topic("billing.dlq"));
+    /// use amgi_kafka::{DeadLetterPolicy, Server};
+    /// let server = Server::new(app, ["orders"]).dead_letter(DeadLetterPolicy::address("billing.dlq"));
     /// # }
     /// ```
-    pub fn dead_letter(mut self, dead_letter: DeadLetter) -> Self {
+    pub fn dead_letter(mut self, dead_letter: DeadLetterPolicy) -> Self {
         self.config.dead_letter = dead_letter;
+        self
+    }
+
+    /// Runs up to `lanes` messages of one partition at once, in order per record key (see
+    /// [Keyed lanes](crate#keyed-lanes)); default: each partition strictly in order.
+    ///
+    /// ```no_run
+    /// # fn demo(app: impl amgi_core::Application) {
+    /// let server = amgi_kafka::Server::new(app, ["orders"]).lanes(32);
+    /// # }
+    /// ```
+    pub fn lanes(mut self, lanes: usize) -> Self {
+        self.config.lanes = Some(lanes);
         self
     }
 
@@ -251,8 +275,8 @@ impl<A: Application> Server<A> {
         self
     }
 
-    /// Sets how long the first partition assignment may take (default 60 s); past it, start
-    /// fails with [`ErrorKind::GroupJoin`].
+    /// Sets how often a `warn` line says that the server still waits for its first partition
+    /// assignment (default 60 s). It waits as long as it takes (or until shut down).
     ///
     /// ```no_run
     /// # fn demo(app: impl amgi_core::Application) {
@@ -274,7 +298,7 @@ impl<A: Application> Server<A> {
     /// # }
     /// ```
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.config.drain_timeout = timeout;
+        self.config.deadlines = self.config.deadlines.drain(timeout);
         self
     }
 
@@ -287,7 +311,7 @@ impl<A: Application> Server<A> {
     /// # }
     /// ```
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.config.close_timeout = timeout;
+        self.config.deadlines = self.config.deadlines.close(timeout);
         self
     }
 
@@ -308,7 +332,8 @@ impl<A: Application> Server<A> {
     }
 
     /// Runs the server until `signal` completes (or the consumer fails), then shuts down
-    /// gracefully: see [`ServerHandle::shutdown`].
+    /// gracefully: see [`ServerHandle::shutdown`]. The signal is heard while the server still
+    /// waits for its first partition assignment, too.
     ///
     /// ```no_run
     /// # async fn demo(app: impl amgi_core::Application) -> Result<(), amgi_kafka::Error> {
@@ -320,7 +345,11 @@ impl<A: Application> Server<A> {
     /// # }
     /// ```
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), Error> {
-        let mut handle = self.start().await?;
+        let mut signal = std::pin::pin!(signal);
+        let mut handle = match self.launch(signal.as_mut()).await? {
+            Launched::Running(handle) => handle,
+            Launched::Stopped => return Ok(()),
+        };
         tokio::select! {
             () = signal => {}
             () = handle.stopped() => {}
@@ -333,9 +362,10 @@ impl<A: Application> Server<A> {
     /// In order: checks the configuration, creates the producer and the consumer (librdkafka
     /// checks every property), asks the brokers for metadata (failing with
     /// [`ErrorKind::Unreachable`] after the connect timeout), runs the application's lifespan
-    /// startup (failing with [`ErrorKind::Startup`] and the application's message), subscribes,
-    /// and waits for the first partition assignment (failing with [`ErrorKind::GroupJoin`]
-    /// after the join timeout). Messages published after it returns are consumed.
+    /// startup (failing with [`ErrorKind::Startup`] and the application's message; its lifespan
+    /// scope carries the server's [`ServerPublisher`]), subscribes, and waits for the first
+    /// partition assignment, however long it takes, logging a `warn` every
+    /// [`join_timeout`](Self::join_timeout). Messages published after it returns are consumed.
     ///
     /// Must be called within a Tokio runtime; partition tasks are spawned on it.
     ///
@@ -351,6 +381,18 @@ impl<A: Application> Server<A> {
     /// # }
     /// ```
     pub async fn start(self) -> Result<ServerHandle, Error> {
+        match self.launch(std::future::pending()).await? {
+            Launched::Running(handle) => Ok(handle),
+            Launched::Stopped => Err(Error::new(
+                ErrorKind::Consumer,
+                "the server stopped before joining its group",
+            )),
+        }
+    }
+
+    /// [`start`](Self::start), shutting down instead if `signal` completes before the first
+    /// partition assignment.
+    async fn launch(self, signal: impl Future<Output = ()>) -> Result<Launched, Error> {
         let Self { app, config } = self;
         config.validate()?;
         let producer: Producer = create(&config.producer_config(), ProducerLog, "producer")?;
@@ -359,27 +401,31 @@ impl<A: Application> Server<A> {
         let state = State::new();
         let waker = Arc::new(PollWaker::default());
         let publisher = KafkaPublisher::new(producer.clone());
+        let counters = Arc::new(Counters::default());
         let context = Arc::new(WorkerContext {
             dispatcher: BatchDispatcher::new(Arc::clone(&app), Arc::new(publisher.clone())),
-            publisher,
+            publisher: publisher.clone(),
             state: state.clone(),
             retry: config.retry,
             dead_letter: config.dead_letter.clone(),
+            lanes: config.lanes,
             permits: Semaphore::new(config.concurrency),
             waker: Arc::clone(&waker),
+            counters: Arc::clone(&counters),
         });
         let spawner = Spawner {
             context,
             runtime: tokio::runtime::Handle::current(),
         };
-        let group = Arc::new(GroupShared::new(Box::new(spawner), config.drain_timeout));
+        let group = Arc::new(GroupShared::new(Box::new(spawner), config.deadlines.drain));
         let consumer: Consumer = create(
             &config.consumer_config(),
             GroupContext::new(Arc::clone(&group)),
             "consumer",
         )?;
 
-        let lifespan = match Lifespan::startup(app, state, config.lifespan).await {
+        let scope = LifespanScope::new(state).with_extension(ServerPublisher(Arc::new(publisher)));
+        let lifespan = match Lifespan::startup_scope(app, scope, config.lifespan).await {
             Ok(lifespan) => lifespan,
             Err(error) => {
                 drop_detached(consumer);
@@ -401,10 +447,10 @@ impl<A: Application> Server<A> {
             batch_size: config.batch_size,
             max_buffered: config.max_buffered.max(config.batch_size),
             commit_interval: config.commit_interval,
-            drain_timeout: config.drain_timeout,
+            drain_timeout: config.deadlines.drain,
             waker,
         };
-        let mut handle = ServerHandle {
+        let handle = ServerHandle {
             control,
             group,
             drained: Some(drained_rx),
@@ -412,24 +458,53 @@ impl<A: Application> Server<A> {
             outcome: None,
             lifespan: Some(lifespan),
             producer: Some(producer),
-            drain_limit: config.drain_timeout + Duration::from_secs(5),
-            close_timeout: config.close_timeout,
+            counters,
+            drain_limit: config.deadlines.drain + Duration::from_secs(5),
+            close_timeout: config.deadlines.close,
         };
         if let Err(error) = poll_loop.spawn(drained, closed) {
             let error = Error::new(ErrorKind::Consumer, "cannot start the consumer thread")
                 .with_source(error);
             return Err(handle.fail_start(error).await);
         }
-        let joined = tokio::time::timeout(config.join_timeout, async {
-            tokio::select! {
-                Ok(()) = assigned_rx => true,
-                () = handle.stopped() => false,
-            }
-        })
-        .await;
-        match joined {
-            Ok(true) => Ok(handle),
-            Ok(false) => {
+        wait_for_assignment(handle, assigned_rx, signal, &config).await
+    }
+}
+
+/// What ended one wait of [`wait_for_assignment`].
+enum JoinEvent {
+    Assigned,
+    ConsumerStopped,
+    Signal,
+    StillWaiting,
+}
+
+/// Waits for the first partition assignment, however long it takes: a `warn` every
+/// `join_timeout`, until assigned, the consumer stopped (start fails with its error), or
+/// `signal` completed (the server is shut down).
+async fn wait_for_assignment(
+    mut handle: ServerHandle,
+    mut assigned: oneshot::Receiver<()>,
+    signal: impl Future<Output = ()>,
+    config: &KafkaConfig,
+) -> Result<Launched, Error> {
+    let mut signal = std::pin::pin!(signal);
+    let started = Instant::now();
+    loop {
+        let event = tokio::select! {
+            result = &mut assigned => if result.is_ok() {
+                JoinEvent::Assigned
+            } else {
+                JoinEvent::ConsumerStopped
+            },
+            () = handle.stopped() => JoinEvent::ConsumerStopped,
+            () = signal.as_mut() => JoinEvent::Signal,
+            () = tokio::time::sleep(config.join_timeout) => JoinEvent::StillWaiting,
+        };
+        match event {
+            JoinEvent::Assigned => return Ok(Launched::Running(handle)),
+            JoinEvent::ConsumerStopped => {
+                handle.stopped().await;
                 let error = handle
                     .outcome
                     .take()
@@ -437,19 +512,19 @@ impl<A: Application> Server<A> {
                     .unwrap_or_else(|| {
                         Error::new(ErrorKind::Consumer, "the consumer stopped before joining")
                     });
-                Err(handle.fail_start(error).await)
+                return Err(handle.fail_start(error).await);
             }
-            Err(_) => {
-                let error = Error::new(
-                    ErrorKind::GroupJoin,
-                    format!(
-                        "group `{}` gave no partition assignment within {:.1} s",
-                        config.group_id().unwrap_or_default(),
-                        config.join_timeout.as_secs_f64()
-                    ),
-                );
-                Err(handle.fail_start(error).await)
+            JoinEvent::Signal => {
+                tracing::info!("shutdown requested while waiting for a partition assignment");
+                handle.shutdown().await?;
+                return Ok(Launched::Stopped);
             }
+            JoinEvent::StillWaiting => tracing::warn!(
+                group = config.group_id().unwrap_or_default(),
+                waited_s = started.elapsed().as_secs(),
+                "still waiting for a partition assignment from the group coordinator \
+                 (a consumer that crashed may hold the partitions until its session times out)"
+            ),
         }
     }
 }
@@ -496,8 +571,8 @@ async fn check_brokers(producer: &Producer, config: &KafkaConfig) -> Result<(), 
             e,
         )
     })?;
-    for topic in &config.topics {
-        if !known.contains(topic) {
+    for topic in config.exact_topics() {
+        if !known.iter().any(|known| known == topic) {
             tracing::warn!(
                 topic,
                 "topic does not exist (yet): it is consumed once it is created"

@@ -67,7 +67,7 @@ async fn a_nacked_message_is_retried_then_dead_lettered_with_its_origin() {
         .await;
         handle.shutdown().await.expect("shutdown");
         let deliveries = |text: &str| app.seen().iter().filter(|s| s.text() == text).count();
-        assert_eq!(deliveries("poison"), 3, "max_attempts deliveries");
+        assert_eq!(deliveries("poison"), 3, "max_deliveries deliveries");
         assert_eq!(deliveries("before"), 1);
         assert_eq!(deliveries("after"), 1, "acked messages are not redelivered");
         let poison: Vec<_> = app

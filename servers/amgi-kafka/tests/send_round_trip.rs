@@ -78,7 +78,7 @@ async fn keys_partitions_and_headers_survive_a_send_round_trip() {
             errors: Mutex::new(Vec::new()),
         });
         let handle = server(app.clone(), &[&inbound], &unique("send-group"))
-            .dead_letter(amgi_kafka::DeadLetter::Disabled)
+            .dead_letter(amgi_kafka::DeadLetterPolicy::Disabled)
             .start()
             .await
             .expect("start");
