@@ -23,6 +23,16 @@
 //! Variants: (a) a hand-written rdkafka loop, (b) a raw AMGI application on amgi-kafka, (c) the
 //! AsyncFast quickstart handler (`Payload<UserCreated>` + `Header<String>`) on amgi-kafka.
 //! Adding one is one more entry in [`variants`].
+//!
+//! Keyed lanes, a separate comparison (`--only lanes`; [`lanes_comparison`]): one partition,
+//! `--lanes-messages N` (20000) messages, each with a distinct key, and a raw AMGI application
+//! that awaits `tokio::time::sleep(1 ms)` per message and acks: (d) ordered (amgi-kafka's
+//! default) against (e) `lanes = --lanes N` (32), each once, in a group of its own, printing
+//! each rate and the ratio.
+//!
+//! ```text
+//! cargo run --release -p amgi-kafka --example bench -- --only lanes
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;
@@ -65,6 +75,12 @@ struct Options {
     only: Option<String>,
     properties: Vec<(String, String)>,
     topic: Option<String>,
+    /// Keyed lanes for amgi-kafka (only the lanes comparison sets it).
+    lanes: Option<usize>,
+    /// `--lanes N`: the lanes of variant (e).
+    lanes_e: usize,
+    /// `--lanes-messages N`: messages of the lanes comparison.
+    lanes_messages: usize,
 }
 
 impl Options {
@@ -78,6 +94,9 @@ impl Options {
             only: None,
             properties: Vec::new(),
             topic: None,
+            lanes: None,
+            lanes_e: 32,
+            lanes_messages: 20_000,
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -97,6 +116,8 @@ impl Options {
                 "--batch-size" => options.batch_size = Some(number()),
                 "--only" => options.only = Some(value),
                 "--topic" => options.topic = Some(value),
+                "--lanes" => options.lanes_e = number(),
+                "--lanes-messages" => options.lanes_messages = number(),
                 "-X" => {
                     let (key, value) = value
                         .split_once('=')
@@ -320,6 +341,9 @@ async fn serve_on_kafka<A: Application>(
     if let Some(size) = options.batch_size {
         server = server.batch_size(size);
     }
+    if let Some(lanes) = options.lanes {
+        server = server.lanes(lanes);
+    }
     for (key, value) in &options.properties {
         server = server.set(format!("consumer.{key}"), value);
     }
@@ -377,6 +401,82 @@ async fn asyncfast_app(options: Options, topic: String, group: String) -> Measur
         .state_arc(Arc::clone(&progress))
         .channel(handler!(handle_user_created));
     serve_on_kafka(app, &progress, &options, topic, group, started).await
+}
+
+/// The application of (d) and (e): waits 1 ms per message (a call to a slow service), acks.
+struct SleepAndAck {
+    progress: Arc<Progress>,
+}
+
+impl Application for SleepAndAck {
+    async fn call(
+        &self,
+        scope: Scope,
+        receive: &mut dyn Receiver,
+        send: SharedSender,
+    ) -> Result<(), ApplicationError> {
+        let Scope::Message(_) = scope else {
+            return Err(ApplicationError::unsupported_scope(scope.kind()));
+        };
+        self.progress.first.get_or_init(Instant::now);
+        loop {
+            let ReceiveEvent::Message(message) = receive.receive().await? else {
+                continue;
+            };
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            send.send(SendEvent::ack(message.id)).await?;
+            self.progress.count_one();
+            if !message.more_messages {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// (d) ordered against (e) keyed lanes: one partition, a distinct key per message, a handler
+/// that sleeps 1 ms. Prints both rates and their ratio.
+async fn lanes_comparison(options: &Options) {
+    let options = Options {
+        messages: options.lanes_messages,
+        partitions: 1,
+        ..options.clone()
+    };
+    let topic = unique("bench-lanes");
+    let produced = produce(&options, &topic).await;
+    println!(
+        "keyed lanes: {} messages with distinct keys, 1 partition, handler sleeps 1 ms; produced to {topic} in {:.2} s",
+        options.messages,
+        produced.as_secs_f64()
+    );
+    let mut rates = Vec::new();
+    for (name, lanes) in [
+        ("(d) ordered (default)".to_owned(), None),
+        (
+            format!("(e) lanes = {}", options.lanes_e),
+            Some(options.lanes_e),
+        ),
+    ] {
+        let started = Instant::now();
+        let progress = Progress::new(options.messages);
+        let app = SleepAndAck {
+            progress: Arc::clone(&progress),
+        };
+        let options = Options {
+            lanes,
+            ..options.clone()
+        };
+        let group = unique("bench-lanes-group");
+        let measured =
+            serve_on_kafka(app, &progress, &options, topic.clone(), group, started).await;
+        let per_second = rate(options.messages, measured.handling);
+        println!(
+            "{name:<24} {per_second:>10.0} msg/s  (handling {:.2} s, with group join {:.2} s)",
+            measured.handling.as_secs_f64(),
+            measured.total.as_secs_f64()
+        );
+        rates.push(per_second);
+    }
+    println!("lanes / ordered: {:.1}x", rates[1] / rates[0]);
 }
 
 async fn produce(options: &Options, topic: &str) -> Duration {
@@ -460,6 +560,10 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
+    if options.only.as_deref() == Some("lanes") {
+        lanes_comparison(&options).await;
+        std::process::exit(0);
+    }
     println!(
         "amgi-kafka bench: {} messages, {} partitions, {} rounds, broker {}",
         options.messages, options.partitions, options.rounds, options.bootstrap

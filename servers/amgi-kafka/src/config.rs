@@ -139,7 +139,9 @@ pub struct KafkaConfig {
     /// Topics to consume; each is the `address` of its batches. A topic that starts with `^` is
     /// a regular expression (librdkafka's regex subscription): every matching topic is
     /// consumed, including ones created later (seen at librdkafka's next metadata refresh,
-    /// `topic.metadata.refresh.interval.ms`).
+    /// `topic.metadata.refresh.interval.ms`). A pattern that also matches dead-letter topics
+    /// consumes them too: the default `.dlq` suffix never matches a template's pattern, whose
+    /// placeholders exclude `.`.
     pub topics: Vec<String>,
     /// librdkafka properties, passed through (see the type's documentation for prefixes).
     pub properties: BTreeMap<String, String>,

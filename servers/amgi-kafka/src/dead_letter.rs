@@ -1,7 +1,7 @@
 //! Dead letters: the headers a message carries when it is moved to its dead-letter topic.
 //!
-//! A message nacked on its last allowed delivery
-//! ([`RetryPolicy::max_deliveries`](crate::RetryPolicy::max_deliveries)), or nacked with
+//! A message nacked on its last allowed delivery (`max_deliveries` of the
+//! [`RetryPolicy`](crate::RetryPolicy)), or nacked with
 //! [`NackRetry::Never`](amgi_core::NackRetry::Never), is produced to its dead-letter topic
 //! (by default `<topic>.dlq`, [`DeadLetterPolicy`](crate::DeadLetterPolicy)) with its original
 //! key, payload and headers, plus:
