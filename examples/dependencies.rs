@@ -103,13 +103,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         broker.try_publish(message)?;
     }
 
-    // One good transfer, and two bad ones delivered five times each.
+    // One good transfer; a refused one delivered five times (a handler error is retried), and
+    // an anonymous one delivered once (a missing header never succeeds: dead-lettered at once).
     let handled = Handled::new();
     AsyncFast::new()
         .title("Dependencies example")
         .layer(handled.clone())
-        .broker(broker.clone())
-        .run_until(handled.wait_for(1 + 2 * 5))
+        .serve_on(amgi_memory::MemoryCommand::with_broker(broker.clone()))
+        .run_until(handled.wait_for(1 + 5 + 1))
         .await?;
 
     for letter in broker.dead_letters("transfers") {

@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("shutdown: pool closed after {queries} queries");
             Ok::<(), std::io::Error>(())
         })
-        .broker(broker)
+        .serve_on(amgi_memory::MemoryCommand::with_broker(broker))
         .run_until(handled.wait_for(2))
         .await?;
     Ok(())

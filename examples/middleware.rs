@@ -67,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(handled.clone()) // outermost: counts every message
         .layer(Log)
         .layer(RequireToken)
-        .broker(broker)
+        .serve_on(amgi_memory::MemoryCommand::with_broker(broker))
         .run_until(handled.wait_for(1 + 5))
         .await?;
     Ok(())

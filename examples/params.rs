@@ -36,13 +36,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         broker.try_publish(MessageSend::new(address))?;
     }
 
-    // Three good messages, and a bad one delivered five times.
+    // Three good messages, and a bad one delivered once (dead-lettered at once: it can never
+    // succeed).
     let handled = Handled::new();
     AsyncFast::new()
         .title("Params example")
         .layer(handled.clone())
-        .broker(broker.clone())
-        .run_until(handled.wait_for(3 + 5))
+        .serve_on(amgi_memory::MemoryCommand::with_broker(broker.clone()))
+        .run_until(handled.wait_for(3 + 1))
         .await?;
 
     for letter in broker.dead_letters("orders.eu.x") {

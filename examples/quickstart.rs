@@ -42,5 +42,8 @@ async fn main() -> Result<(), asyncfast::Error> {
             .expect("a new queue has room for three messages");
     }
 
-    AsyncFast::new().broker(broker).run().await
+    AsyncFast::new()
+        .serve_on(amgi_memory::MemoryCommand::with_broker(broker))
+        .run()
+        .await
 }

@@ -89,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     AsyncFast::new()
         .title("Sending example")
         .layer(handled.clone())
-        .broker(broker)
+        .serve_on(amgi_memory::MemoryCommand::with_broker(broker))
         .run_until(handled.wait_for(6))
         .await?;
     Ok(())

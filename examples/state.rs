@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             greeting: "Hello,".to_owned(),
         })
         .state_arc(Arc::clone(&stats))
-        .broker(broker)
+        .serve_on(amgi_memory::MemoryCommand::with_broker(broker))
         .run_until(handled.wait_for(3))
         .await?;
 

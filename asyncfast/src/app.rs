@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use amgi_core::extension::ServerPublisher;
 use amgi_core::{
     Application, ApplicationError, LifespanScope, ReceiveEvent, Receiver, Scope, SendEvent,
     SharedSender,
@@ -18,6 +19,7 @@ use crate::handler::{ChannelMeta, Handler};
 use crate::middleware::Middleware;
 use crate::outcome::NackKind;
 use crate::router::{RouteError, Router};
+use crate::sender::Publisher;
 
 /// The default number of messages of one batch handled at the same time.
 pub const DEFAULT_CONCURRENCY: usize = 64;
@@ -80,9 +82,10 @@ pub struct AsyncFast {
     seeds: Vec<Seed>,
     startup: Vec<Hook>,
     shutdown: Vec<Hook>,
-    /// The embedded broker the command line's `run` serves on (see [`AsyncFast::broker`]).
-    #[cfg(feature = "memory")]
-    pub(crate) broker: Option<amgi_memory::Broker>,
+    /// The servers `run` can serve on (see [`AsyncFast::serve_on`]).
+    pub(crate) servers: Vec<Arc<dyn amgi_server::ServerCommand>>,
+    /// Where [`AsyncFast::publisher`] handles publish, once a server runs the application.
+    publisher: Publisher,
 }
 
 impl Default for AsyncFast {
@@ -140,8 +143,8 @@ impl AsyncFast {
             seeds: Vec::new(),
             startup: Vec::new(),
             shutdown: Vec::new(),
-            #[cfg(feature = "memory")]
-            broker: None,
+            servers: crate::cli::builtin_servers(),
+            publisher: Publisher::new(),
         }
     }
 
@@ -303,29 +306,18 @@ impl AsyncFast {
         self
     }
 
-    /// The embedded in-memory broker that [`run`](Self::run) serves on, instead of a new empty
-    /// one. Keep a clone to publish into it from the same process: messages published before
-    /// `run` starts wait in their queues and are handled once it does.
+    /// A handle to publish from outside any handler (an HTTP handler, a startup hook, a
+    /// background task) through whichever server runs the application. Clone it freely; it
+    /// connects when the server starts the application (lifespan startup), and sending before
+    /// that fails with [`SendErrorKind::Closed`](amgi_core::SendErrorKind::Closed).
     ///
-    /// The command line is parsed as usual, so `app asyncapi` still prints the document.
-    ///
-    /// ```no_run
-    /// use asyncfast::amgi::MessageSend;
-    /// use asyncfast::AsyncFast;
-    ///
-    /// #[tokio::main]
-    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    ///     let broker = amgi_memory::Broker::default();
-    ///     broker.publish(MessageSend::new("user.created").payload("{}")).await?;
-    ///     AsyncFast::new().broker(broker.clone()).run().await?;
-    ///     Ok(())
-    /// }
     /// ```
-    #[cfg(feature = "memory")]
-    #[must_use]
-    pub fn broker(mut self, broker: amgi_memory::Broker) -> Self {
-        self.broker = Some(broker);
-        self
+    /// let app = asyncfast::AsyncFast::empty();
+    /// let publisher = app.publisher();
+    /// assert!(!publisher.is_connected());
+    /// ```
+    pub fn publisher(&self) -> Publisher {
+        self.publisher.clone()
     }
 
     /// The channels, in the order they were added.
@@ -345,10 +337,15 @@ impl AsyncFast {
         }
     }
 
-    /// What lifespan startup does: seed state, run hooks, check that every handler can run.
-    async fn startup(&self, state: &amgi_core::State) -> Result<(), StartupError> {
+    /// What lifespan startup does: connect the publisher, seed state, run hooks, check that
+    /// every handler can run.
+    async fn startup(&self, scope: &LifespanScope) -> Result<(), StartupError> {
+        let state = &scope.state;
         if !self.errors.is_empty() {
             return Err(StartupError::Routes(self.errors.clone()));
+        }
+        if let Some(server) = scope.extensions.get::<ServerPublisher>() {
+            self.publisher.connect(Arc::clone(&server.0));
         }
         for seed in &self.seeds {
             seed(state);
@@ -389,7 +386,7 @@ impl AsyncFast {
                 return Ok(());
             };
             match event {
-                ReceiveEvent::LifespanStartup => match self.startup(&scope.state).await {
+                ReceiveEvent::LifespanStartup => match self.startup(&scope).await {
                     Ok(()) => send.send(SendEvent::LifespanStartupComplete).await?,
                     Err(error) => {
                         tracing::error!(%error, "startup failed");
@@ -483,90 +480,5 @@ impl Application for AsyncFast {
             Scope::Lifespan(scope) => self.lifespan(scope, receive, send).await,
             other => Err(ApplicationError::unsupported_scope(other.kind())),
         }
-    }
-}
-
-#[cfg(all(test, feature = "memory"))]
-mod broker_tests {
-    use std::time::Duration;
-
-    use amgi_core::MessageSend;
-    use tokio::sync::{mpsc, oneshot};
-    use tokio::time::timeout;
-
-    use crate::{AsyncFast, ChannelMeta, Handler, MessageContext, NackKind, Outcome};
-
-    const WAIT: Duration = Duration::from_secs(10);
-
-    /// Reports every payload it handles; nacks `bad`.
-    struct Record(mpsc::UnboundedSender<String>);
-
-    static META: ChannelMeta = ChannelMeta::new("user.created", "record");
-
-    impl Handler for Record {
-        fn meta(&self) -> &'static ChannelMeta {
-            &META
-        }
-
-        async fn call(&self, ctx: &mut MessageContext<'_>) -> Outcome {
-            let payload = String::from_utf8_lossy(ctx.payload().expect("a payload")).into_owned();
-            let bad = payload == "bad";
-            self.0.send(payload).expect("the test listens");
-            if bad {
-                Outcome::nack(NackKind::HandlerError, "bad payload")
-            } else {
-                Outcome::ack()
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn run_serves_on_the_given_broker_with_the_command_line_options() {
-        let broker = amgi_memory::Broker::default();
-        // Published before `run` starts: waits in the broker.
-        broker
-            .try_publish(MessageSend::new("user.created").payload("before"))
-            .unwrap();
-        let (seen, mut handled) = mpsc::unbounded_channel();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let app = AsyncFast::empty()
-            .channel(Record(seen))
-            .broker(broker.clone());
-        let args = [
-            "app",
-            "run",
-            "--address",
-            "user.created",
-            "--max-deliveries",
-            "2",
-        ];
-        let run = tokio::spawn(app.run_with_args_until(args, || async {
-            let _ = stopped.await;
-        }));
-
-        let mut next = async || {
-            timeout(WAIT, handled.recv())
-                .await
-                .expect("handled in time")
-        };
-        assert_eq!(next().await.as_deref(), Some("before"));
-        broker
-            .try_publish(MessageSend::new("user.created").payload("bad"))
-            .unwrap();
-        // `--max-deliveries 2`: delivered twice, then dead-lettered.
-        assert_eq!(next().await.as_deref(), Some("bad"));
-        assert_eq!(next().await.as_deref(), Some("bad"));
-
-        stop.send(()).unwrap();
-        timeout(WAIT, run)
-            .await
-            .expect("graceful shutdown in time")
-            .unwrap()
-            .unwrap();
-        let dead = broker.dead_letters("user.created");
-        assert_eq!(dead.len(), 1, "{dead:?}");
-        assert_eq!(dead[0].deliveries, 2);
-        assert_eq!(dead[0].reason, "bad payload");
-        assert_eq!(broker.depth("user.created"), 0);
     }
 }

@@ -1,101 +1,100 @@
-//! The command line of [`AsyncFast::run`]: `run` (the default; `run kafka …` with the `kafka`
-//! feature) and `asyncapi`.
+//! The command line of [`AsyncFast::run`]: `run [SERVER [OPTIONS]]` and `asyncapi`.
+//!
+//! Each server offers its own `run <name>` subcommand through
+//! [`amgi_server::ServerCommand`]; the framework only registers the commands of the servers its
+//! cargo features enable (and those given to [`AsyncFast::serve_on`]), hands the chosen one the
+//! application and its channels, and waits. It knows no server's options.
 
 use std::ffi::OsString;
+use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use amgi_core::{BoxApplication, DynApplication};
+use amgi_server::{AddressPart, AppChannels, ChannelAddress, ServeContext, ServerCommand};
+use clap::{ArgMatches, Args, FromArgMatches};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 
+use crate::asyncapi::cli::AsyncApiArgs;
+use crate::router::Part;
 use crate::{AsyncFast, Error};
 
-#[cfg(feature = "kafka")]
-mod kafka;
+/// The server `run` uses when no server is named.
+const DEFAULT_SERVER: &str = "memory";
 
-#[derive(Debug, Parser)]
-#[command(about = "An AsyncFast application", long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
+/// Servers a cargo feature of asyncfast registers, with the feature's name: `run kafka` in a
+/// binary built without the `kafka` feature says which feature to enable.
+const FEATURE_SERVERS: &[&str] = &[
+    "memory", "kafka", "mqtt", "redis", "sqs", "amqp", "nats", "lambda", "http",
+];
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Serve the application: on the embedded in-memory broker (the default), or on a server
-    /// named after `run` (`run kafka TOPIC… --group-id GROUP`, with the `kafka` feature).
-    Run(RunArgs),
-    /// Print the AsyncAPI document (JSON or YAML), or check it against a committed one.
-    Asyncapi(crate::asyncapi::cli::AsyncApiArgs),
-}
-
-/// Options of `run`. Those written here are the embedded broker's; a server subcommand
-/// (`run kafka …`) has its own, and the two cannot be mixed.
-#[derive(Debug, Default, Args)]
-#[command(args_conflicts_with_subcommands = true)]
-struct RunArgs {
-    /// The server to run on instead of the embedded broker.
+/// The server commands the enabled cargo features register: one line per server.
+#[allow(clippy::vec_init_then_push)] // a `vec![]` cannot hold `#[cfg]` elements
+pub(crate) fn builtin_servers() -> Vec<Arc<dyn ServerCommand>> {
+    // One push per enabled feature; with none, the list stays empty.
+    #[allow(unused_mut)]
+    let mut servers: Vec<Arc<dyn ServerCommand>> = Vec::new();
+    #[cfg(feature = "memory")]
+    servers.push(Arc::new(amgi_memory::MemoryCommand::new()));
     #[cfg(feature = "kafka")]
-    #[command(subcommand)]
-    server: Option<RunServer>,
-    /// Consume only this address (repeat for more); by default every address.
-    #[arg(long = "address", value_name = "ADDRESS")]
-    addresses: Vec<String>,
-    /// Largest number of messages in one batch.
-    #[arg(long, value_name = "N")]
-    batch_size: Option<usize>,
-    /// Deliveries after which a nacked message is dead-lettered.
-    #[arg(long, value_name = "N")]
-    max_deliveries: Option<u32>,
+    servers.push(Arc::new(amgi_kafka::KafkaCommand));
+    servers
 }
 
-/// The servers `run` can serve on besides the embedded broker, one subcommand each.
-#[cfg(feature = "kafka")]
-#[derive(Debug, Subcommand)]
-enum RunServer {
-    /// Serve on Kafka (any Kafka-protocol broker) with amgi-kafka: consume TOPICs in consumer
-    /// group GROUP, at least once per message, until Ctrl-C or SIGTERM.
-    Kafka(kafka::KafkaArgs),
-}
-
-/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-///
-/// On Unix the handlers are installed when this is called, not when the future is first polled:
-/// a signal that arrives while the server is still starting is then not lost, and does not kill
-/// the process. Call it inside the runtime.
-pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{Signal, SignalKind, signal};
-        async fn recv(signal: std::io::Result<Signal>) {
-            match signal {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        }
-        let interrupt = recv(signal(SignalKind::interrupt()));
-        let terminate = recv(signal(SignalKind::terminate()));
-        async move {
-            tokio::select! {
-                () = interrupt => tracing::info!("interrupted, shutting down"),
-                () = terminate => tracing::info!("terminated, shutting down"),
-            }
-        }
+/// Installs a `tracing` fmt subscriber (filter from `RUST_LOG`, default `info`) unless the
+/// application installed one, so that nacks, dead letters and the serving line are visible.
+fn install_default_subscriber() {
+    use tracing_subscriber::EnvFilter;
+    if tracing::dispatcher::has_been_set() {
+        return;
     }
-    #[cfg(not(unix))]
-    async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        tracing::info!("interrupted, shutting down");
-    }
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Fails only if another subscriber was set meanwhile, which then stays.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 impl AsyncFast {
-    /// Runs the command line: `run` (default) serves the application on the embedded broker (a
-    /// new one, or the one given to [`broker`](Self::broker)) until SIGINT or SIGTERM, then shuts
-    /// down gracefully (batches in flight finish); with the `kafka` feature,
-    /// `run kafka TOPIC… --group-id GROUP [-X key=value]…` serves on Kafka instead (`app run kafka
-    /// --help` lists the options); `asyncapi` prints the AsyncAPI document.
+    /// Serves on `server` when the command line says `run`: adds a server command (its
+    /// `run <name>` subcommand), or replaces the one of the same name. For example, serve on an
+    /// embedded broker the program also publishes into:
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "memory")]
+    /// # async fn f() -> Result<(), asyncfast::Error> {
+    /// let broker = amgi_memory::Broker::default();
+    /// asyncfast::AsyncFast::new()
+    ///     .serve_on(amgi_memory::MemoryCommand::with_broker(broker.clone()))
+    ///     .run()
+    ///     .await
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn serve_on(mut self, server: impl ServerCommand) -> Self {
+        let name = server.name();
+        self.servers.retain(|known| known.name() != name);
+        self.servers.push(Arc::new(server));
+        self
+    }
+
+    /// The names of the servers `run` can serve on.
+    ///
+    /// ```
+    /// let app = asyncfast::AsyncFast::empty();
+    /// # #[cfg(feature = "memory")]
+    /// assert!(app.server_names().any(|name| name == "memory"));
+    /// ```
+    pub fn server_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.servers.iter().map(|server| server.name())
+    }
+
+    /// Runs the command line: `run` serves the application until SIGINT or SIGTERM (a second
+    /// one exits at once), then shuts down gracefully — on the embedded broker by default (the
+    /// `memory` feature), or on the server named after it: `run kafka TOPIC… --group-id G` with
+    /// the `kafka` feature (`app run --help` lists the servers, `app run kafka --help` their
+    /// options); `asyncapi` prints the AsyncAPI document. Unless the application installed a
+    /// `tracing` subscriber, `run` installs one (filter from `RUST_LOG`, default `info`).
     ///
     /// ```no_run
     /// #[tokio::main]
@@ -120,7 +119,8 @@ impl AsyncFast {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        self.command_line(args, shutdown_signal).await
+        self.command_line(args, || amgi_server::shutdown_signal().boxed())
+            .await
     }
 
     /// [`run`](Self::run), where `run` also stops, gracefully, when `signal` completes (as well
@@ -133,7 +133,10 @@ impl AsyncFast {
     /// asyncfast::AsyncFast::new().run_until(an_hour).await
     /// # }
     /// ```
-    pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), Error> {
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
         self.run_with_args_until(std::env::args_os(), || signal)
             .await
     }
@@ -162,11 +165,11 @@ impl AsyncFast {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
         F: FnOnce() -> S,
-        S: Future<Output = ()>,
+        S: Future<Output = ()> + Send + 'static,
     {
         let stop = || {
             // Installed now, before the server starts.
-            let interrupted = shutdown_signal();
+            let interrupted = amgi_server::shutdown_signal();
             let signal = signal();
             async move {
                 tokio::select! {
@@ -174,107 +177,136 @@ impl AsyncFast {
                     () = signal => tracing::info!("stop signal, shutting down"),
                 }
             }
+            .boxed()
         };
         self.command_line(args, stop).await
     }
 
     /// The command line, with `run` serving until `signal()` completes.
-    async fn command_line<I, T, S>(self, args: I, signal: impl FnOnce() -> S) -> Result<(), Error>
+    async fn command_line<I, T>(
+        self,
+        args: I,
+        signal: impl FnOnce() -> BoxFuture<'static, ()>,
+    ) -> Result<(), Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
-        S: Future<Output = ()>,
     {
-        let cli = Cli::parse_from(args);
-        match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
-            Command::Run(args) => self.serve(args, signal).await,
-            Command::Asyncapi(args) => crate::asyncapi::cli::run(&self, &args),
+        let matches = self.cli().get_matches_from(args);
+        match matches.subcommand() {
+            Some(("asyncapi", args)) => {
+                let args = AsyncApiArgs::from_arg_matches(args).map_err(Error::Cli)?;
+                crate::asyncapi::cli::run(&self, &args)
+            }
+            Some(("run", args)) => self.run_command(args, signal).await,
+            _ => self.run_command(&ArgMatches::default(), signal).await,
         }
     }
 
-    /// `run`: on the server named by its subcommand, or else on the embedded broker.
-    async fn serve<S: Future<Output = ()>>(
-        self,
-        args: RunArgs,
-        signal: impl FnOnce() -> S,
-    ) -> Result<(), Error> {
-        #[cfg(feature = "kafka")]
-        if let Some(RunServer::Kafka(kafka)) = args.server {
-            return self.serve_kafka(kafka, signal).await;
-        }
-        self.serve_memory(args, signal()).await
-    }
-
-    #[cfg(feature = "memory")]
-    async fn serve_memory(
-        mut self,
-        args: RunArgs,
-        signal: impl Future<Output = ()>,
-    ) -> Result<(), Error> {
-        self.validate()?;
-        let broker = self.broker.take().unwrap_or_default();
-        let mut server = amgi_memory::Server::new(self, broker);
-        server = if args.addresses.is_empty() {
-            server.all_addresses()
+    /// `app [run [SERVER …] | asyncapi …]`.
+    fn cli(&self) -> clap::Command {
+        let servers = if self.servers.is_empty() {
+            "none: enable a server feature of asyncfast, such as `memory` or `kafka`".to_owned()
         } else {
-            server.addresses(args.addresses)
+            self.server_names().collect::<Vec<_>>().join(", ")
         };
-        if let Some(size) = args.batch_size {
-            server = server.batch_size(size);
+        let mut run = clap::Command::new("run")
+            .about(format!(
+                "Serve the application on a server (default: `{DEFAULT_SERVER}`, the embedded \
+                 broker). Servers in this binary: {servers}"
+            ))
+            .allow_external_subcommands(true);
+        for server in &self.servers {
+            run = run.subcommand(server.command());
         }
-        if let Some(max) = args.max_deliveries {
-            server = server.max_deliveries(max);
+        let asyncapi = AsyncApiArgs::augment_args(clap::Command::new("asyncapi")).about(
+            "Print the AsyncAPI document (JSON or YAML), or check it against a committed one",
+        );
+        clap::Command::new("app")
+            .about("An AsyncFast application")
+            .subcommand(run)
+            .subcommand(asyncapi)
+    }
+
+    /// `run`, `run SERVER …`.
+    async fn run_command(
+        self,
+        args: &ArgMatches,
+        signal: impl FnOnce() -> BoxFuture<'static, ()>,
+    ) -> Result<(), Error> {
+        let (name, server_args) = match args.subcommand() {
+            Some((name, server_args)) => (name.to_owned(), Some(server_args.clone())),
+            None => (DEFAULT_SERVER.to_owned(), None),
+        };
+        let Some(server) = self.servers.iter().find(|s| s.name() == name).cloned() else {
+            return Err(Error::UnknownServer(self.unknown_server(&name)));
+        };
+        let server_args = match server_args {
+            Some(args) => args,
+            // `run` alone: the default server with its default options.
+            None => server
+                .command()
+                .try_get_matches_from([name.as_str()])
+                .map_err(Error::Cli)?,
+        };
+        self.validate()?;
+        install_default_subscriber();
+        let app = Arc::new(self);
+        let channels = app.app_channels();
+        let context = ServeContext {
+            app: BoxApplication::from_arc(Arc::clone(&app) as Arc<dyn DynApplication>),
+            channels,
+            shutdown: signal(),
+        };
+        server
+            .serve(server_args, context)
+            .await
+            .map_err(Error::Server)
+    }
+
+    /// Why `run NAME` cannot serve.
+    fn unknown_server(&self, name: &str) -> String {
+        let available = if self.servers.is_empty() {
+            "this binary has no server".to_owned()
+        } else {
+            format!(
+                "this binary has: {}",
+                self.server_names().collect::<Vec<_>>().join(", ")
+            )
+        };
+        if FEATURE_SERVERS.contains(&name) {
+            format!(
+                "`run {name}` needs the `{name}` feature of asyncfast: add it to asyncfast's \
+                 entry in Cargo.toml (`asyncfast = {{ version = \"…\", features = [\"{name}\"] }}`) \
+                 and rebuild; {available}"
+            )
+        } else {
+            format!("no server named `{name}`; {available}")
         }
-        tracing::info!("serving on the embedded in-memory broker; Ctrl-C to stop");
-        server.run_until(signal).await?;
-        Ok(())
     }
 
-    #[cfg(not(feature = "memory"))]
-    #[allow(clippy::unused_async)] // the signature of the `memory` version
-    async fn serve_memory(
-        self,
-        _args: RunArgs,
-        _signal: impl Future<Output = ()>,
-    ) -> Result<(), Error> {
-        self.validate()?;
-        Err(Error::NoServer)
-    }
-
-    /// Serves the application on `broker` (the embedded in-memory broker) until SIGINT or
-    /// SIGTERM; publish into `broker` from elsewhere in the process.
-    ///
-    /// ```no_run
-    /// # async fn f() -> Result<(), asyncfast::Error> {
-    /// let broker = amgi_memory::Broker::default();
-    /// asyncfast::AsyncFast::new().run_on(broker.clone()).await
-    /// # }
-    /// ```
-    #[cfg(feature = "memory")]
-    pub async fn run_on(self, broker: amgi_memory::Broker) -> Result<(), Error> {
-        self.run_on_until(broker, shutdown_signal()).await
-    }
-
-    /// Serves the application on `broker` until `signal` completes, then shuts down gracefully.
-    ///
-    /// ```no_run
-    /// # async fn f() -> Result<(), asyncfast::Error> {
-    /// let broker = amgi_memory::Broker::default();
-    /// let stop = tokio::time::sleep(std::time::Duration::from_secs(1));
-    /// asyncfast::AsyncFast::new().run_on_until(broker, stop).await
-    /// # }
-    /// ```
-    #[cfg(feature = "memory")]
-    pub async fn run_on_until(
-        self,
-        broker: amgi_memory::Broker,
-        signal: impl Future<Output = ()>,
-    ) -> Result<(), Error> {
-        self.validate()?;
-        amgi_memory::Server::new(self, broker)
-            .all_addresses()
-            .run_until(signal)
-            .await?;
-        Ok(())
+    /// The channels as servers see them: templates split into parts, and the router to match.
+    fn app_channels(self: &Arc<Self>) -> AppChannels {
+        let channels = self
+            .router
+            .routes()
+            .iter()
+            .map(|route| {
+                let parts = route
+                    .template
+                    .parts()
+                    .into_iter()
+                    .map(|part| match part {
+                        Part::Literal(text) => AddressPart::Literal(text.to_owned()),
+                        Part::Placeholder(name) => AddressPart::Placeholder(name.to_owned()),
+                    })
+                    .collect();
+                ChannelAddress::new(route.template.as_str(), parts)
+            })
+            .collect();
+        let app = Arc::clone(self);
+        AppChannels::new(channels, move |address| {
+            app.router.resolve(address, &mut Vec::new()).is_some()
+        })
     }
 }

@@ -52,23 +52,18 @@ pub enum Error {
     /// The application failed to start.
     #[error(transparent)]
     Lifespan(#[from] amgi_core::LifespanError),
-    /// The embedded server failed.
-    #[cfg(feature = "memory")]
+    /// The server failed: its configuration (the message names the option to fix), its broker,
+    /// the application's startup, or shutdown. [`kind()`](amgi_server::ServeError::kind) says
+    /// which; the server's own error is its source.
     #[error(transparent)]
-    Server(#[from] amgi_memory::ServerError),
-    /// `run` needs a server, and the `memory` feature is off.
-    #[cfg(not(feature = "memory"))]
-    #[error(
-        "no embedded server: enable the `memory` feature of asyncfast, or run the application \
-         on an AMGI server"
-    )]
-    NoServer,
-    /// `run kafka` failed: a malformed `-X` property or one librdkafka rejects, an unreachable
-    /// broker, a group that gave no partitions, or the consumer failing while running. The
-    /// message names the option to fix; [`kind()`](amgi_kafka::Error::kind) says which it was.
-    #[cfg(feature = "kafka")]
+    Server(#[from] amgi_server::ServeError),
+    /// `run NAME` names a server this binary does not have (the message says which cargo
+    /// feature adds it).
+    #[error("{0}")]
+    UnknownServer(String),
+    /// The command line could not be parsed.
     #[error(transparent)]
-    Kafka(#[from] amgi_kafka::Error),
+    Cli(#[from] clap::Error),
     /// Writing the AsyncAPI document failed.
     #[error("cannot write the AsyncAPI document: {0}")]
     Io(#[from] std::io::Error),

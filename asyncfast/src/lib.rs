@@ -76,6 +76,7 @@ pub mod testing;
 pub mod __private;
 
 pub use amgi_core as amgi;
+pub use amgi_server;
 pub use app::{AsyncFast, DEFAULT_CONCURRENCY};
 pub use context::MessageContext;
 pub use error::{Error, HandlerNotReady, StartupError};
@@ -83,7 +84,7 @@ pub use extract::{Header, Param, Payload, State};
 pub use handler::{ChannelMeta, Handler};
 pub use outcome::{IntoOutcome, Nack, NackKind, Outcome};
 pub use router::{RouteError, TemplateError};
-pub use sender::{EncodeError, Message, MessageSender, SendMessageError};
+pub use sender::{EncodeError, Message, MessageSender, Publisher, SendMessageError};
 
 /// Marks an `async fn` (or a plain `fn`, run on the blocking pool) as the handler of a channel.
 ///

@@ -1,6 +1,9 @@
-//! Sending: the [`Message`] trait (derived with `#[derive(Message)]`) and [`MessageSender`].
+//! Sending: the [`Message`] trait (derived with `#[derive(Message)]`), [`MessageSender`] (inside
+//! a handler) and [`Publisher`] (anywhere else).
 
-use amgi_core::{MessageSend, SendError, SendEvent, SharedSender};
+use std::sync::{Arc, OnceLock};
+
+use amgi_core::{MessageSend, SendError, SendErrorKind, SendEvent, SharedSender};
 
 /// A message a handler can publish: return it, or pass it to [`MessageSender::send`].
 ///
@@ -113,5 +116,79 @@ impl MessageSender {
 impl std::fmt::Debug for MessageSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MessageSender")
+    }
+}
+
+/// A handle for publishing from outside any handler — an axum handler, a startup hook, a
+/// background task — through whichever server runs the application, from
+/// [`AsyncFast::publisher`](crate::AsyncFast::publisher).
+///
+/// It is cheap to clone. It connects when a server starts the application (the server hands
+/// its publisher over in the lifespan scope, see
+/// [`ServerPublisher`](amgi_core::extension::ServerPublisher)); sending before that fails with
+/// [`SendErrorKind::Closed`]. Each `send` completes when the server accepted the message.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use asyncfast::prelude::*;
+/// use asyncfast::testing::TestClient;
+///
+/// #[derive(Message)]
+/// #[message(address = "heartbeat")]
+/// struct Heartbeat {
+///     #[payload]
+///     at: u64,
+/// }
+///
+/// let app = AsyncFast::empty();
+/// let publisher = app.publisher();
+/// let client = TestClient::new(app).await; // any server: memory, Kafka, …
+/// publisher.send(Heartbeat { at: 1 }).await.unwrap();
+/// assert_eq!(&*client.take_stray_sent()[0].address, "heartbeat");
+/// # });
+/// ```
+#[derive(Clone, Default)]
+pub struct Publisher {
+    server: Arc<OnceLock<Arc<dyn amgi_core::batch::Publisher>>>,
+}
+
+impl Publisher {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Connects every clone to the server's publisher (the first server to start wins).
+    pub(crate) fn connect(&self, server: Arc<dyn amgi_core::batch::Publisher>) {
+        let _ = self.server.set(server);
+    }
+
+    /// Whether a server started the application, so that sending can succeed.
+    pub fn is_connected(&self) -> bool {
+        self.server.get().is_some()
+    }
+
+    /// Encodes and publishes `message` (a `#[derive(Message)]` value or a raw
+    /// [`MessageSend`]).
+    pub async fn send(&self, message: impl Message) -> Result<(), SendMessageError> {
+        let message = message.into_message_send()?;
+        let Some(server) = self.server.get() else {
+            return Err(SendError::new(SendErrorKind::Closed)
+                .with_detail(format!(
+                    "cannot publish to `{}`: no server runs the application yet (the publisher \
+                     connects at lifespan startup)",
+                    message.address
+                ))
+                .into());
+        };
+        server.publish(message).await?;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("connected", &self.is_connected())
+            .finish()
     }
 }

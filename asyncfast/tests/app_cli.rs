@@ -109,7 +109,9 @@ async fn asyncapi_subcommand_writes_the_document() {
 async fn serves_on_the_embedded_broker_until_stopped() {
     let broker = amgi_memory::Broker::default();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(AsyncFast::new().run_on_until(broker.clone(), async {
+    // `run` alone: the embedded broker, consuming the app's channels.
+    let app = AsyncFast::new().serve_on(amgi_memory::MemoryCommand::with_broker(broker.clone()));
+    let server = tokio::spawn(app.run_with_args_until(["app", "run"], || async {
         let _ = stopped.await;
     }));
     broker
@@ -133,4 +135,40 @@ async fn serves_on_the_embedded_broker_until_stopped() {
     assert_eq!(broker.depth("user.created"), 0);
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_address_without_a_channel_is_a_startup_error_listing_the_channels() {
+    let error = AsyncFast::new()
+        .run_with_args_until(["app", "run", "memory", "user.deleted"], || async {})
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, asyncfast::Error::Server(_)), "{message}");
+    assert!(message.contains("`user.deleted`"), "{message}");
+    assert!(message.contains("`user.created`"), "{message}");
+}
+
+#[tokio::test]
+async fn a_server_of_a_feature_not_enabled_names_the_feature() {
+    let error = AsyncFast::new()
+        .run_with_args_until(["app", "run", "mqtt"], || async {})
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("the `mqtt` feature of asyncfast"),
+        "{message}"
+    );
+    assert!(message.contains("memory"), "{message}");
+    let unknown = AsyncFast::new()
+        .run_with_args_until(["app", "run", "carrier-pigeon"], || async {})
+        .await
+        .unwrap_err();
+    assert!(
+        unknown
+            .to_string()
+            .starts_with("no server named `carrier-pigeon`"),
+        "{unknown}"
+    );
 }

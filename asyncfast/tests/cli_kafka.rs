@@ -1,4 +1,4 @@
-//! `app run kafka TOPIC… --group-id GROUP …`: the command line serving an application on a real
+//! `app run kafka [TOPIC…] --group-id GROUP …`: the command line serving an application on a real
 //! Kafka-protocol broker (127.0.0.1:9092; `scripts/brokers-up` starts one), and its errors.
 //!
 //! Run with `cargo test -p asyncfast --features kafka --test cli_kafka` (a workspace build
@@ -140,7 +140,7 @@ async fn run_kafka_serves_the_app_until_stopped() {
         "earliest",
         "--batch-size",
         "10",
-        "--max-attempts",
+        "--max-deliveries",
         "2",
     ]
     .map(String::from);
@@ -193,14 +193,27 @@ async fn run_kafka_error(args: &[&str]) -> amgi_kafka::Error {
         .await
         .expect("fails in time");
     match result {
-        Err(asyncfast::Error::Kafka(error)) => error,
-        other => panic!("expected a Kafka error, got {other:?}"),
+        Err(asyncfast::Error::Server(error)) => {
+            let kafka = error.get_ref().downcast_ref::<amgi_kafka::Error>();
+            match kafka {
+                Some(kafka) => amgi_kafka::Error::new(kafka.kind(), kafka.detail().to_owned()),
+                None => panic!("expected a Kafka error as the source, got {error}"),
+            }
+        }
+        other => panic!("expected a server error, got {other:?}"),
     }
 }
 
 #[tokio::test]
 async fn a_malformed_property_is_an_error_naming_the_fix() {
-    let error = run_kafka_error(&["orders", "--group-id", "g", "-X", "session.timeout.ms"]).await;
+    let error = run_kafka_error(&[
+        "asyncfast-cli.x",
+        "--group-id",
+        "g",
+        "-X",
+        "session.timeout.ms",
+    ])
+    .await;
     assert_eq!(error.kind(), amgi_kafka::ErrorKind::Config);
     assert_eq!(
         error.to_string(),
@@ -211,7 +224,8 @@ async fn a_malformed_property_is_an_error_naming_the_fix() {
 
 #[tokio::test]
 async fn an_unknown_property_is_an_error_naming_it() {
-    let error = run_kafka_error(&["orders", "--group-id", "g", "-X", "no.such.key=1"]).await;
+    let error =
+        run_kafka_error(&["asyncfast-cli.x", "--group-id", "g", "-X", "no.such.key=1"]).await;
     assert_eq!(error.kind(), amgi_kafka::ErrorKind::Config);
     let message = error.to_string();
     assert!(message.contains("no.such.key"), "{message}");
@@ -222,7 +236,7 @@ async fn an_unknown_property_is_an_error_naming_it() {
 async fn an_unreachable_broker_is_an_error_naming_the_option() {
     // Nothing listens on port 1; `--connect-timeout 1` keeps the test short.
     let error = run_kafka_error(&[
-        "orders",
+        "asyncfast-cli.x",
         "--group-id",
         "g",
         "--bootstrap-servers",

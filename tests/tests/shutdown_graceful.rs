@@ -99,7 +99,7 @@ async fn shutdown_waits_for_the_handler_in_flight_then_runs_lifespan_shutdown() 
 }
 
 #[tokio::test]
-async fn run_on_until_shuts_down_gracefully_when_its_signal_fires_mid_handler() {
+async fn run_until_shuts_down_gracefully_when_its_signal_fires_mid_handler() {
     let broker = amgi_memory::Broker::default();
     let (events, mut log) = Events::channel();
     let gate = Arc::new(Gate {
@@ -117,7 +117,8 @@ async fn run_on_until_shuts_down_gracefully_when_its_signal_fires_mid_handler() 
     .unwrap();
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serve = tokio::spawn(app.run_on_until(broker.clone(), async {
+    let app = app.serve_on(amgi_memory::MemoryCommand::with_broker(broker.clone()));
+    let serve = tokio::spawn(app.run_with_args_until(["app", "run"], || async {
         let _ = stopped.await;
     }));
     assert_eq!(log.next().await, "started a");

@@ -39,8 +39,11 @@
 use std::sync::Arc;
 
 use amgi_core::batch::{BatchDispatcher, BatchReport, IncomingMessage, NOT_ACKNOWLEDGED};
+use amgi_core::extension::ServerPublisher;
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
-use amgi_core::{Application, BoxApplication, LifespanError, MessageScope, MessageSend, State};
+use amgi_core::{
+    Application, BoxApplication, LifespanError, LifespanScope, MessageScope, MessageSend, State,
+};
 
 mod outcome;
 mod publish;
@@ -82,9 +85,14 @@ impl TestClient {
     pub async fn try_new(app: impl Application) -> Result<Self, LifespanError> {
         let app = Arc::new(Checked(BoxApplication::new(app)));
         let state = State::new();
-        let lifespan =
-            Lifespan::startup(Arc::clone(&app), state.clone(), LifespanOptions::default()).await?;
         let publisher = Arc::new(RecordingPublisher::default());
+        // Publishing from outside a batch (`AsyncFast::publisher`) lands in the stray messages.
+        let scope = LifespanScope::new(state.clone())
+            .with_extension(ServerPublisher(
+                Arc::clone(&publisher) as Arc<dyn amgi_core::batch::Publisher>
+            ));
+        let lifespan =
+            Lifespan::startup_scope(Arc::clone(&app), scope, LifespanOptions::default()).await?;
         Ok(Self {
             dispatcher: BatchDispatcher::new(app, publisher.clone()),
             publisher,

@@ -202,6 +202,8 @@ fn serve_error(error: Error) -> ServeError {
 /// `error`, with a hint naming the option that fixes it when there is one.
 fn explain(error: Error) -> Error {
     let fix = match error.kind() {
+        // A malformed `-X` already says how to write it (see `KafkaArgs::config`).
+        ErrorKind::Config if error.detail().contains("-X key=value") => return error,
         ErrorKind::Config if error.detail().contains("property") => {
             // librdkafka's "No such configuration property" and "Invalid value for property".
             format!("check the -X properties: librdkafka's are listed at {PROPERTIES_URL}")
