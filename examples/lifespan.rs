@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use asyncfast::amgi::{MessageSend, State as ServerState};
+use asyncfast::amgi::{MessageSend, StateMap};
 use asyncfast::prelude::*;
 use examples::Handled;
 
@@ -37,14 +37,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     AsyncFast::new()
         .title("Lifespan example")
         .layer(handled.clone())
-        .on_startup(|state: ServerState| async move {
+        .on_startup(|state: StateMap| async move {
             println!("startup: pool opened");
             state.insert(Pool {
                 queries: AtomicU32::new(0),
             });
             Ok::<(), std::io::Error>(())
         })
-        .on_shutdown(|state: ServerState| async move {
+        .on_shutdown(|state: StateMap| async move {
             let queries = state
                 .get::<Pool>()
                 .map_or(0, |pool| pool.queries.load(Ordering::Relaxed));

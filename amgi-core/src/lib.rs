@@ -86,7 +86,7 @@ pub use event::{
 pub use future::EventFuture;
 pub use headers::Headers;
 pub use scope::{LifespanScope, MessageScope, Scope};
-pub use state::{Extensions, State};
+pub use state::{Extensions, StateMap};
 pub use version::{AMGI_VERSION, AmgiInfo, MESSAGE_SPEC_VERSION};
 
 /// The code blocks of `docs/amgi.md`, compiled as doc tests so the specification page stays true.
@@ -107,7 +107,7 @@ mod send_checks {
         assert_send::<crate::SharedSender>();
         assert_sync::<crate::SharedSender>();
         assert_send::<crate::BoxApplication>();
-        assert_sync::<crate::State>();
+        assert_sync::<crate::StateMap>();
         assert_send::<crate::Scope>();
         assert_send::<crate::batch::BatchReport>();
     }

@@ -16,7 +16,7 @@ use crate::batch::panic_message;
 use crate::{
     Application, ApplicationError, ApplicationErrorKind, EventFuture, LifespanError, LifespanScope,
     ReceiveError, ReceiveErrorKind, ReceiveEvent, Receiver, Scope, SendError, SendErrorKind,
-    SendEvent, Sender, State,
+    SendEvent, Sender, StateMap,
 };
 
 /// Deadlines for the application's answers.
@@ -106,7 +106,7 @@ type CallResult = Result<Result<(), ApplicationError>, String>;
 /// use std::sync::Arc;
 /// use amgi_core::lifespan::{Lifespan, LifespanOptions};
 /// use amgi_core::{Application, ApplicationError, ReceiveEvent, Receiver, Scope, SendEvent,
-///     SharedSender, State};
+///     SharedSender, StateMap};
 ///
 /// struct App;
 /// impl Application for App {
@@ -129,7 +129,7 @@ type CallResult = Result<Result<(), ApplicationError>, String>;
 ///     }
 /// }
 ///
-/// let state = State::new();
+/// let state = StateMap::new();
 /// let lifespan = Lifespan::startup(Arc::new(App), state.clone(), LifespanOptions::default())
 ///     .await
 ///     .unwrap();
@@ -177,7 +177,7 @@ impl Lifespan {
     /// server must then stop without taking any batch.
     pub async fn startup<A: Application>(
         app: Arc<A>,
-        state: State,
+        state: StateMap,
         options: LifespanOptions,
     ) -> Result<Self, LifespanError> {
         Self::startup_scope(app, LifespanScope::new(state), options).await

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{AmgiInfo, Extensions, State};
+use crate::{AmgiInfo, Extensions, StateMap};
 
 /// The scope of one application call.
 #[derive(Debug)]
@@ -47,7 +47,7 @@ pub struct MessageScope {
     /// Whether the batch must be handled in order.
     pub ordered: bool,
     /// State shared with the lifespan scope.
-    pub state: State,
+    pub state: StateMap,
     /// Server-specific extras.
     pub extensions: Extensions,
 }
@@ -59,7 +59,7 @@ impl MessageScope {
             address: address.into(),
             amgi: AmgiInfo::default(),
             ordered: false,
-            state: State::new(),
+            state: StateMap::new(),
             extensions: Extensions::new(),
         }
     }
@@ -73,7 +73,7 @@ impl MessageScope {
 
     /// Uses `state` as the shared state.
     #[must_use]
-    pub fn with_state(mut self, state: State) -> Self {
+    pub fn with_state(mut self, state: StateMap) -> Self {
         self.state = state;
         self
     }
@@ -97,9 +97,9 @@ impl MessageScope {
 /// The scope of the lifespan call, which lasts as long as the server runs.
 ///
 /// ```
-/// use amgi_core::{LifespanScope, State};
+/// use amgi_core::{LifespanScope, StateMap};
 ///
-/// let state = State::new();
+/// let state = StateMap::new();
 /// let scope = LifespanScope::new(state.clone());
 /// scope.state.insert(1_u8);
 /// assert!(state.contains::<u8>());
@@ -110,7 +110,7 @@ pub struct LifespanScope {
     /// Versions of the specification the server speaks.
     pub amgi: AmgiInfo,
     /// State the application may fill during startup; every message scope shares it.
-    pub state: State,
+    pub state: StateMap,
     /// Server-specific extras, such as the server's
     /// [`ServerPublisher`](crate::extension::ServerPublisher).
     pub extensions: Extensions,
@@ -118,7 +118,7 @@ pub struct LifespanScope {
 
 impl LifespanScope {
     /// A lifespan scope sharing `state`, with no extensions.
-    pub fn new(state: State) -> Self {
+    pub fn new(state: StateMap) -> Self {
         Self {
             amgi: AmgiInfo::default(),
             state,

@@ -1,4 +1,4 @@
-//! Type maps carried by scopes: application [`State`] and server [`Extensions`].
+//! Type maps carried by scopes: application [`StateMap`] and server [`Extensions`].
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -7,27 +7,28 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 type AnyMap = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
 
-/// State shared between the lifespan scope and every message scope of one server run.
+/// State shared between the lifespan scope and every message scope of one server run: a map
+/// from type to value.
 ///
-/// The server creates one `State` before lifespan startup and passes a clone (an `Arc` clone) in
+/// The server creates one `StateMap` before lifespan startup and passes a clone (an `Arc` clone) in
 /// every scope. The application may insert values while handling `lifespan.startup`; message
 /// scopes then see them. Values are stored by type and handed out as `Arc<T>`.
 ///
 /// ```
-/// use amgi_core::State;
+/// use amgi_core::StateMap;
 ///
-/// let state = State::new();
+/// let state = StateMap::new();
 /// state.insert(String::from("db-pool"));
 /// let seen = state.clone();
 /// assert_eq!(seen.get::<String>().as_deref().map(String::as_str), Some("db-pool"));
 /// assert!(seen.get::<u32>().is_none());
 /// ```
 #[derive(Clone, Default)]
-pub struct State {
+pub struct StateMap {
     inner: Arc<RwLock<AnyMap>>,
 }
 
-impl State {
+impl StateMap {
     /// Creates an empty state.
     pub fn new() -> Self {
         Self::default()
@@ -81,9 +82,11 @@ impl State {
     }
 }
 
-impl fmt::Debug for State {
+impl fmt::Debug for StateMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("State").field("len", &self.len()).finish()
+        f.debug_struct("StateMap")
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -159,7 +162,7 @@ mod tests {
 
     #[test]
     fn state_is_shared_between_clones() {
-        let state = State::new();
+        let state = StateMap::new();
         let other = state.clone();
         state.insert(5_u32);
         assert_eq!(*other.get::<u32>().unwrap(), 5);

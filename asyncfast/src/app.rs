@@ -22,10 +22,11 @@ use crate::router::{RouteError, Router};
 use crate::sender::Publisher;
 
 /// The default number of messages of one batch handled at the same time.
-pub const DEFAULT_CONCURRENCY: usize = 64;
+pub const DEFAULT_MESSAGE_CONCURRENCY: usize = 64;
 
-type Hook = Box<dyn Fn(amgi_core::State) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
-type Seed = Box<dyn Fn(&amgi_core::State) + Send + Sync>;
+type Hook =
+    Box<dyn Fn(amgi_core::StateMap) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
+type Seed = Box<dyn Fn(&amgi_core::StateMap) + Send + Sync>;
 
 /// A registration of a `#[channel]` handler, collected with `inventory`.
 #[doc(hidden)]
@@ -137,8 +138,8 @@ impl AsyncFast {
             errors: Vec::new(),
             runtime: Runtime {
                 middleware: Vec::new(),
-                concurrency: DEFAULT_CONCURRENCY,
-                state: amgi_core::State::new(),
+                concurrency: DEFAULT_MESSAGE_CONCURRENCY,
+                state: amgi_core::StateMap::new(),
             },
             seeds: Vec::new(),
             startup: Vec::new(),
@@ -238,7 +239,7 @@ impl AsyncFast {
     /// fails the startup (the server does not start).
     ///
     /// ```
-    /// let app = asyncfast::AsyncFast::empty().on_startup(|state: amgi_core::State| async move {
+    /// let app = asyncfast::AsyncFast::empty().on_startup(|state: amgi_core::StateMap| async move {
     ///     state.insert(String::from("connection pool"));
     ///     Ok::<(), std::io::Error>(())
     /// });
@@ -246,7 +247,7 @@ impl AsyncFast {
     #[must_use]
     pub fn on_startup<F, Fut, E>(mut self, hook: F) -> Self
     where
-        F: Fn(amgi_core::State) -> Fut + Send + Sync + 'static,
+        F: Fn(amgi_core::StateMap) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
@@ -264,7 +265,7 @@ impl AsyncFast {
     #[must_use]
     pub fn on_shutdown<F, Fut, E>(mut self, hook: F) -> Self
     where
-        F: Fn(amgi_core::State) -> Fut + Send + Sync + 'static,
+        F: Fn(amgi_core::StateMap) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
@@ -295,7 +296,7 @@ impl AsyncFast {
     }
 
     /// How many messages of one unordered batch are handled at the same time (default
-    /// [`DEFAULT_CONCURRENCY`]). Ordered batches are always handled one message at a time.
+    /// [`DEFAULT_MESSAGE_CONCURRENCY`]). Ordered batches are always handled one message at a time.
     ///
     /// ```
     /// let app = asyncfast::AsyncFast::empty().concurrency(8);
@@ -458,7 +459,7 @@ impl AsyncFast {
 
 fn box_hook<F, Fut, E>(hook: F) -> Hook
 where
-    F: Fn(amgi_core::State) -> Fut + Send + Sync + 'static,
+    F: Fn(amgi_core::StateMap) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: Into<BoxError>,
 {

@@ -21,7 +21,7 @@ pub(crate) struct BatchContext<'a> {
     pub(crate) address: &'a Arc<str>,
     pub(crate) template: &'a Template,
     pub(crate) captures: &'a [Range<usize>],
-    pub(crate) state: &'a amgi_core::State,
+    pub(crate) state: &'a amgi_core::StateMap,
     pub(crate) sender: &'a SharedSender,
     pub(crate) prepared: &'a [Option<Prepared>],
     pub(crate) ordered: bool,
@@ -139,7 +139,7 @@ impl<'a> MessageContext<'a> {
     ///
     /// Looking a value up takes a read lock; handlers should prefer the
     /// [`State`](crate::extract::State) extractor, which looks its value up once per batch.
-    pub fn state(&self) -> &amgi_core::State {
+    pub fn state(&self) -> &amgi_core::StateMap {
         self.batch.state
     }
 

@@ -36,7 +36,7 @@ use crate::router::Template;
 pub(crate) struct Runtime {
     pub(crate) middleware: Vec<Arc<dyn DynMiddleware>>,
     pub(crate) concurrency: usize,
-    pub(crate) state: amgi_core::State,
+    pub(crate) state: amgi_core::StateMap,
 }
 
 /// One batch, routed.

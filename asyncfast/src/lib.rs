@@ -77,7 +77,7 @@ pub mod __private;
 
 pub use amgi_core as amgi;
 pub use amgi_server;
-pub use app::{AsyncFast, DEFAULT_CONCURRENCY};
+pub use app::{AsyncFast, DEFAULT_MESSAGE_CONCURRENCY};
 pub use context::MessageContext;
 pub use error::{Error, HandlerNotReady, StartupError};
 pub use extract::{Header, Param, Payload, State};

@@ -1,6 +1,6 @@
 //! `State<T>`: registered on the app, inserted at startup, or missing (fails at start).
 
-use asyncfast::amgi::State as AmgiState;
+use asyncfast::amgi::StateMap as AmgiState;
 use asyncfast::prelude::*;
 use asyncfast::testing::TestClient;
 

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use asyncfast::amgi::State as AmgiState;
+use asyncfast::amgi::StateMap as AmgiState;
 use asyncfast::prelude::*;
 use asyncfast::testing::TestClient;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amgi_core::MessageSend;
-use asyncfast::amgi::State as ServerState;
+use asyncfast::amgi::StateMap;
 use asyncfast::prelude::*;
 use integration_tests::{Events, within};
 use tokio::sync::Semaphore;
@@ -37,7 +37,7 @@ async fn shutdown_waits_for_the_handler_in_flight_then_runs_lifespan_shutdown() 
     let app = AsyncFast::empty()
         .state(events)
         .state_arc(Arc::clone(&gate))
-        .on_shutdown(|state: ServerState| async move {
+        .on_shutdown(|state: StateMap| async move {
             let events = state.get::<Events>().expect("registered");
             events.report("lifespan shutdown");
             Ok::<(), std::io::Error>(())

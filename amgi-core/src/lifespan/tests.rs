@@ -98,7 +98,7 @@ fn options() -> LifespanOptions {
 #[tokio::test]
 async fn startup_then_shutdown_in_order_and_state_is_shared() {
     let app = App::new(Mode::Complete);
-    let state = State::new();
+    let state = StateMap::new();
     let lifespan = Lifespan::startup(Arc::clone(&app), state.clone(), options())
         .await
         .unwrap();
@@ -111,7 +111,7 @@ async fn startup_then_shutdown_in_order_and_state_is_shared() {
 
 #[tokio::test]
 async fn startup_failed_carries_the_message() {
-    let error = Lifespan::startup(App::new(Mode::StartupFails), State::new(), options())
+    let error = Lifespan::startup(App::new(Mode::StartupFails), StateMap::new(), options())
         .await
         .unwrap_err();
     assert!(
@@ -122,14 +122,14 @@ async fn startup_failed_carries_the_message() {
 
 #[tokio::test]
 async fn application_error_and_panic_fail_startup() {
-    let error = Lifespan::startup(App::new(Mode::Errors), State::new(), options())
+    let error = Lifespan::startup(App::new(Mode::Errors), StateMap::new(), options())
         .await
         .unwrap_err();
     assert_eq!(
         error.to_string(),
         "application startup failed: config missing"
     );
-    let error = Lifespan::startup(App::new(Mode::Panics), State::new(), options())
+    let error = Lifespan::startup(App::new(Mode::Panics), StateMap::new(), options())
         .await
         .unwrap_err();
     assert_eq!(
@@ -141,7 +141,7 @@ async fn application_error_and_panic_fail_startup() {
 #[tokio::test]
 async fn unsupported_lifespan_is_not_an_error() {
     for mode in [Mode::Unsupported, Mode::ReturnsSilently] {
-        let lifespan = Lifespan::startup(App::new(mode), State::new(), options())
+        let lifespan = Lifespan::startup(App::new(mode), StateMap::new(), options())
             .await
             .unwrap();
         assert!(!lifespan.is_supported());
@@ -151,7 +151,7 @@ async fn unsupported_lifespan_is_not_an_error() {
 
 #[tokio::test]
 async fn shutdown_failed_carries_the_message() {
-    let lifespan = Lifespan::startup(App::new(Mode::ShutdownFails), State::new(), options())
+    let lifespan = Lifespan::startup(App::new(Mode::ShutdownFails), StateMap::new(), options())
         .await
         .unwrap();
     let error = lifespan.shutdown().await.unwrap_err();
@@ -162,7 +162,7 @@ async fn shutdown_failed_carries_the_message() {
 
 #[tokio::test]
 async fn wrong_reply_is_a_protocol_error() {
-    let error = Lifespan::startup(App::new(Mode::WrongReply), State::new(), options())
+    let error = Lifespan::startup(App::new(Mode::WrongReply), StateMap::new(), options())
         .await
         .unwrap_err();
     assert!(matches!(error, LifespanError::Protocol(_)), "{error}");
@@ -171,7 +171,7 @@ async fn wrong_reply_is_a_protocol_error() {
 #[tokio::test(start_paused = true)]
 async fn silent_application_times_out() {
     let options = options().startup_timeout(Duration::from_millis(200));
-    let error = Lifespan::startup(App::new(Mode::Hangs), State::new(), options)
+    let error = Lifespan::startup(App::new(Mode::Hangs), StateMap::new(), options)
         .await
         .unwrap_err();
     assert!(

@@ -172,8 +172,8 @@ pub trait FromMessage: Sized + Send {
 /// Where [`FromMessage::prepare`] looks values up.
 #[derive(Debug, Clone, Copy)]
 pub struct PrepareContext<'a> {
-    pub(crate) state: &'a amgi_core::State,
-    pub(crate) app_state: &'a amgi_core::State,
+    pub(crate) state: &'a amgi_core::StateMap,
+    pub(crate) app_state: &'a amgi_core::StateMap,
 }
 
 impl PrepareContext<'_> {

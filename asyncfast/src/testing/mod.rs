@@ -42,7 +42,7 @@ use amgi_core::batch::{BatchDispatcher, BatchReport, IncomingMessage, NOT_ACKNOW
 use amgi_core::extension::ServerPublisher;
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
 use amgi_core::{
-    Application, BoxApplication, LifespanError, LifespanScope, MessageScope, MessageSend, State,
+    Application, BoxApplication, LifespanError, LifespanScope, MessageScope, MessageSend, StateMap,
 };
 
 mod outcome;
@@ -58,7 +58,7 @@ use recorder::{Checked, RECORD, Record, RecordingPublisher};
 pub struct TestClient {
     dispatcher: BatchDispatcher<Checked<BoxApplication>>,
     publisher: Arc<RecordingPublisher>,
-    state: State,
+    state: StateMap,
     lifespan: Option<Lifespan>,
 }
 
@@ -84,7 +84,7 @@ impl TestClient {
     /// Runs lifespan startup; returns its error if the application fails to start.
     pub async fn try_new(app: impl Application) -> Result<Self, LifespanError> {
         let app = Arc::new(Checked(BoxApplication::new(app)));
-        let state = State::new();
+        let state = StateMap::new();
         let publisher = Arc::new(RecordingPublisher::default());
         // Publishing from outside a batch (`AsyncFast::publisher`) lands in the stray messages.
         let scope = LifespanScope::new(state.clone())
@@ -117,7 +117,7 @@ impl TestClient {
     }
 
     /// The state shared with lifespan startup.
-    pub fn state(&self) -> &State {
+    pub fn state(&self) -> &StateMap {
         &self.state
     }
 

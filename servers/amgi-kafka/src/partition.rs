@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use amgi_core::batch::{BatchDispatcher, Outcome};
 use amgi_core::extension::NackRetrySupport;
-use amgi_core::{Application, MessageScope, NackRetry, State};
+use amgi_core::{Application, MessageScope, NackRetry, StateMap};
 use amgi_server::{
     DeadLetterOrigin, DeadLetterPolicy, OffsetTracker, RetryDecision, RetryPolicy, StopSignal,
     run_in_lanes,
@@ -71,7 +71,7 @@ pub(crate) struct Counters {
 pub(crate) struct WorkerContext<A> {
     pub(crate) dispatcher: BatchDispatcher<A>,
     pub(crate) publisher: KafkaPublisher,
-    pub(crate) state: State,
+    pub(crate) state: StateMap,
     pub(crate) retry: RetryPolicy,
     pub(crate) dead_letter: DeadLetterPolicy,
     /// `Some(n)`: keyed lanes, up to `n` messages of a partition at once.

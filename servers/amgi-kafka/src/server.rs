@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use amgi_core::batch::BatchDispatcher;
 use amgi_core::extension::ServerPublisher;
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
-use amgi_core::{Application, LifespanScope, State};
+use amgi_core::{Application, LifespanScope, StateMap};
 use amgi_server::{DeadLetterPolicy, RetryPolicy};
 use rdkafka::ClientConfig;
 use rdkafka::producer::Producer as _;
@@ -398,7 +398,7 @@ impl<A: Application> Server<A> {
         let producer: Producer = create(&config.producer_config(), ProducerLog, "producer")?;
         check_brokers(&producer, &config).await?;
 
-        let state = State::new();
+        let state = StateMap::new();
         let waker = Arc::new(PollWaker::default());
         let publisher = KafkaPublisher::new(producer.clone());
         let counters = Arc::new(Counters::default());

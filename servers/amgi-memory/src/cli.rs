@@ -9,7 +9,7 @@ use amgi_server::{
 use clap::{Args, FromArgMatches};
 use futures_util::future::BoxFuture;
 
-use crate::{Broker, DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, Server, ServerError};
+use crate::{Broker, DEFAULT_BATCH_CONCURRENCY, DEFAULT_BATCH_SIZE, Server, ServerError};
 
 /// The arguments of `run memory`.
 #[derive(Debug, Args)]
@@ -25,7 +25,7 @@ struct MemoryArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_DELIVERIES)]
     max_deliveries: u32,
     /// Batches of one address in flight at once (1 keeps order).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_CONCURRENCY)]
     concurrency: usize,
     /// Seconds batches in flight get to finish on shutdown.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_DRAIN_TIMEOUT.as_secs())]

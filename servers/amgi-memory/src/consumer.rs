@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use amgi_core::batch::BatchDispatcher;
 use amgi_core::extension::NackRetrySupport;
-use amgi_core::{Application, MessageScope, State};
+use amgi_core::{Application, MessageScope, StateMap};
 use amgi_server::{RetryPolicy, StopSignal};
 use tokio::sync::watch;
 use tokio::task::{self, JoinError, JoinSet};
@@ -23,7 +23,7 @@ pub(crate) type AddressFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 pub(crate) struct Consumer<A> {
     pub(crate) dispatcher: BatchDispatcher<A>,
     pub(crate) broker: Broker,
-    pub(crate) state: State,
+    pub(crate) state: StateMap,
     pub(crate) batch_size: usize,
     pub(crate) retry: RetryPolicy,
     pub(crate) ordered: bool,

@@ -113,7 +113,7 @@ pub use cli::MemoryCommand;
 pub use config::{BrokerConfig, DEFAULT_CAPACITY, DEFAULT_SEND_TIMEOUT};
 pub use dead_letter::DeadLetter;
 pub use error::{PublishError, PublishErrorKind, ServerError};
-pub use server::{DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, Server, ServerHandle};
+pub use server::{DEFAULT_BATCH_CONCURRENCY, DEFAULT_BATCH_SIZE, Server, ServerHandle};
 
 /// Compiles the README's example.
 #[cfg(doctest)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use amgi_core::batch::{BatchDispatcher, Publisher};
 use amgi_core::extension::ServerPublisher;
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
-use amgi_core::{Application, LifespanScope, State};
+use amgi_core::{Application, LifespanScope, StateMap};
 use amgi_server::{DEFAULT_DRAIN_TIMEOUT, RetryPolicy, StopSignal};
 use tokio::task::JoinHandle;
 
@@ -19,7 +19,7 @@ use crate::{Broker, ServerError};
 pub const DEFAULT_BATCH_SIZE: usize = 64;
 
 /// Default number of batches in flight at once per address.
-pub const DEFAULT_CONCURRENCY: usize = 1;
+pub const DEFAULT_BATCH_CONCURRENCY: usize = 1;
 
 /// A server that feeds the messages of a [`Broker`] to an AMGI [`Application`], configured as a
 /// consuming builder.
@@ -59,7 +59,7 @@ pub struct Server<A> {
     concurrency: usize,
     drain_timeout: Duration,
     lifespan: LifespanOptions,
-    state: State,
+    state: StateMap,
 }
 
 impl<A> fmt::Debug for Server<A> {
@@ -94,10 +94,10 @@ impl<A: Application> Server<A> {
             filter: None,
             batch_size: DEFAULT_BATCH_SIZE,
             retry: RetryPolicy::default().backoff(Duration::ZERO, Duration::ZERO),
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: DEFAULT_BATCH_CONCURRENCY,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             lifespan: LifespanOptions::default(),
-            state: State::new(),
+            state: StateMap::new(),
         }
     }
 
@@ -239,7 +239,7 @@ impl<A: Application> Server<A> {
     }
 
     /// How many batches of one address may be in flight at once (default
-    /// [`DEFAULT_CONCURRENCY`]; 0 counts as 1). With 1, batches of an address are handled one
+    /// [`DEFAULT_BATCH_CONCURRENCY`]; 0 counts as 1). With 1, batches of an address are handled one
     /// after the other and [`MessageScope::ordered`](amgi_core::MessageScope::ordered) is `true`;
     /// with more, it is `false`. Order holds per server: two servers consuming one address
     /// compete for its messages.
@@ -276,13 +276,13 @@ impl<A: Application> Server<A> {
     ///
     /// ```no_run
     /// # fn f(app: impl amgi_core::Application) {
-    /// let state = amgi_core::State::new();
+    /// let state = amgi_core::StateMap::new();
     /// state.insert(String::from("config"));
     /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default()).state(state);
     /// # }
     /// ```
     #[must_use]
-    pub fn state(mut self, state: State) -> Self {
+    pub fn state(mut self, state: StateMap) -> Self {
         self.state = state;
         self
     }

@@ -2,7 +2,7 @@
 
 mod support;
 
-use amgi_core::{Binding, Headers, KafkaBinding, MessageSend, MqttBinding, State};
+use amgi_core::{Binding, Headers, KafkaBinding, MessageSend, MqttBinding, StateMap};
 use amgi_memory::{Broker, Server};
 use support::{Scripted, publish_payloads, start_server, stop_server};
 
@@ -80,7 +80,7 @@ async fn concurrency_runs_batches_of_one_address_side_by_side_unordered() {
 #[tokio::test]
 async fn state_filled_at_startup_reaches_every_batch() {
     let broker = Broker::default();
-    let state = State::new();
+    let state = StateMap::new();
     state.insert(String::from("from the server"));
     let (app, mut events) = Scripted::acking();
     let server = start_server(

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use amgi_core::{
     Application, ApplicationError, MessageReceive, MessageSend, ReceiveEvent, Receiver, Scope,
-    SendErrorKind, SendEvent, SharedSender, State,
+    SendErrorKind, SendEvent, SharedSender, StateMap,
 };
 use amgi_memory::{Broker, Server, ServerHandle};
 use tokio::sync::{Semaphore, mpsc};
@@ -73,7 +73,7 @@ pub(crate) enum Verdict {
 pub(crate) struct Batch {
     pub(crate) address: String,
     pub(crate) ordered: bool,
-    pub(crate) state: State,
+    pub(crate) state: StateMap,
     pub(crate) messages: Vec<MessageReceive>,
 }
 
@@ -97,7 +97,7 @@ pub(crate) enum Event {
 }
 
 type Decide = dyn Fn(&MessageReceive) -> Verdict + Send + Sync;
-type OnStartup = dyn Fn(&State) + Send + Sync;
+type OnStartup = dyn Fn(&StateMap) + Send + Sync;
 
 /// An application that answers each message as `decide` says and reports what it sees.
 pub(crate) struct Scripted {
@@ -172,7 +172,7 @@ impl Scripted {
     }
 
     /// Runs `f` on the state during lifespan startup.
-    pub(crate) fn on_startup(mut self, f: impl Fn(&State) + Send + Sync + 'static) -> Self {
+    pub(crate) fn on_startup(mut self, f: impl Fn(&StateMap) + Send + Sync + 'static) -> Self {
         self.on_startup = Some(Box::new(f));
         self
     }
