@@ -26,6 +26,11 @@
 //! ```
 #![deny(missing_docs)]
 
+/// `docs/servers.md`, the guide to writing a server: its code blocks are doc tests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/servers.md")]
+mod servers_guide {}
+
 mod command;
 mod dead_letter;
 mod error;
