@@ -31,6 +31,11 @@
 #[doc = include_str!("../../../docs/servers.md")]
 mod servers_guide {}
 
+/// The README's example is a doc test too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 mod command;
 mod dead_letter;
 mod error;
