@@ -26,6 +26,16 @@
 //! ```
 #![deny(missing_docs)]
 
+/// `docs/servers.md`, the guide to writing a server: its code blocks are doc tests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/servers.md")]
+mod servers_guide {}
+
+/// The README's example is a doc test too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 mod command;
 mod dead_letter;
 mod error;

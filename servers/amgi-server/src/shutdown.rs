@@ -63,6 +63,30 @@ impl StopSignal {
             notified.await;
         }
     }
+
+    /// Runs `future` unless the flag is set first: `Some(output)` when it completes, `None`
+    /// when the flag is (or already was) set, in which case `future` is dropped. For every wait
+    /// of a server that shutdown must cut short: the next fetch, a redelivery delay, a permit.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use std::time::Duration;
+    /// use amgi_server::StopSignal;
+    ///
+    /// let stop = StopSignal::default();
+    /// assert_eq!(stop.run_until_stopped(async { 7 }).await, Some(7));
+    /// stop.set();
+    /// let slept = stop.run_until_stopped(tokio::time::sleep(Duration::from_secs(3600))).await;
+    /// assert_eq!(slept, None, "cut short: the flag is set");
+    /// # });
+    /// ```
+    pub async fn run_until_stopped<F: Future>(&self, future: F) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            () = self.wait() => None,
+            output = future => Some(output),
+        }
+    }
 }
 
 /// How long each step of a graceful shutdown may take.
@@ -176,5 +200,38 @@ impl Signals {
             }
             tracing::info!("interrupted, shutting down");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn setting_the_flag_cuts_a_wait_short() {
+        let stop = Arc::new(StopSignal::default());
+        let started = tokio::time::Instant::now();
+        let setter = tokio::spawn({
+            let stop = Arc::clone(&stop);
+            async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                stop.set();
+            }
+        });
+        let waited = stop
+            .run_until_stopped(tokio::time::sleep(Duration::from_mins(1)))
+            .await;
+        assert_eq!(waited, None);
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        setter.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_set_flag_wins_over_a_ready_future() {
+        let stop = StopSignal::default();
+        stop.set();
+        assert_eq!(stop.run_until_stopped(async { 1 }).await, None);
     }
 }
