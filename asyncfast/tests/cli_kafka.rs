@@ -254,3 +254,79 @@ async fn an_unreachable_broker_is_an_error_naming_the_option() {
         "{message}"
     );
 }
+
+/// Fails user 2 once (the first time it sees it), reporting every attempt.
+#[channel("asyncfast-order.{run}")]
+async fn on_user_in_order(
+    _run: Param<String>,
+    payload: Payload<UserCreated>,
+    failed_once: State<std::sync::atomic::AtomicBool>,
+    seen: State<mpsc::UnboundedSender<String>>,
+) -> Result<(), asyncfast::Nack> {
+    use std::sync::atomic::Ordering;
+    let id = payload.id;
+    if id == 2 && !failed_once.swap(true, Ordering::SeqCst) {
+        let _ = seen.send("2 failed".to_owned());
+        return Err(asyncfast::Nack::error("ledger busy"));
+    }
+    let _ = seen.send(id.to_string());
+    Ok(())
+}
+
+/// Order across failures on Kafka: one partition, `1..5` where `2` fails once, ends handled
+/// `1, 2, 3, 4, 5` — the framework stops the ordered batch at the nack and the server redelivers
+/// the rest after it, uncounted (`--max-deliveries 2` would dead-letter 3..5 otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_message_is_handled_again_before_the_next_ones() {
+    require_broker();
+    let run = unique();
+    let topic = format!("asyncfast-order.{run}");
+    let group = format!("asyncfast-order-{run}");
+    create_topic(&topic).await;
+    let producer = producer();
+    // One key: one partition, in this order.
+    for id in 1..=5 {
+        produce(&producer, &topic, id).await;
+    }
+    let (seen, mut handled) = mpsc::unbounded_channel::<String>();
+    let app = AsyncFast::empty()
+        .state(seen)
+        .state(std::sync::atomic::AtomicBool::new(false))
+        .channel(handler!(on_user_in_order));
+    let args = [
+        "app",
+        "run",
+        "kafka",
+        "--group-id",
+        group.as_str(),
+        "--bootstrap-servers",
+        BROKER,
+        "-X",
+        "session.timeout.ms=2000",
+        "-X",
+        "heartbeat.interval.ms=500",
+        "--max-deliveries",
+        "2",
+    ]
+    .map(String::from);
+    let (stop, stopped) = oneshot::channel::<()>();
+    // No topic named: the app's channel template becomes a regex subscription.
+    let serving = tokio::spawn(app.run_with_args_until(args, || async {
+        let _ = stopped.await;
+    }));
+    let mut order = Vec::new();
+    while order.len() < 6 {
+        let next = timeout(WAIT, handled.recv())
+            .await
+            .expect("handled in time (is the broker up? `scripts/brokers-up`)")
+            .expect("the application holds the sender");
+        order.push(next);
+    }
+    assert_eq!(order, ["1", "2 failed", "2", "3", "4", "5"]);
+    stop.send(()).unwrap();
+    timeout(WAIT, serving)
+        .await
+        .expect("graceful shutdown in time")
+        .expect("not cancelled")
+        .expect("served without error");
+}
