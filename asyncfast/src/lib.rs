@@ -75,6 +75,12 @@ pub mod testing;
 #[path = "private.rs"]
 pub mod __private;
 
+/// The guide page `docs/guide/kafka.md`, compiled as doc tests with the `kafka` feature (its
+/// code needs a broker to run, so it is `no_run`).
+#[cfg(all(doctest, feature = "kafka"))]
+#[doc = include_str!("../../docs/guide/kafka.md")]
+mod kafka_guide {}
+
 pub use amgi_core as amgi;
 pub use amgi_server;
 pub use app::{AsyncFast, DEFAULT_MESSAGE_CONCURRENCY};
