@@ -6,7 +6,8 @@
 //! it is going to be nacked. Both are computed once per message however many parameters ask.
 //!
 //! `cargo run --example dependencies` publishes three transfers to itself, prints what happens to
-//! each (a message that is nacked is delivered five times, then dead-lettered), then exits.
+//! each (a transfer the handler refuses is delivered five times, the default `--max-deliveries`,
+//! then dead-lettered; one without a user is dead-lettered after one delivery), then exits.
 //! `-- asyncapi` prints the application's AsyncAPI document instead.
 
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! to a message whose header is missing or does not parse.
 //!
 //! `cargo run --example headers` publishes four orders to itself, prints what the handler sees
-//! and, once they are handled, the reasons of the two it rejected (each delivered five times, the
-//! default `--max-deliveries`, then dead-lettered), then exits. `-- asyncapi` prints the
-//! application's AsyncAPI document instead.
+//! and, once they are handled, the reasons of the two it rejected (each delivered once and
+//! dead-lettered at once: a missing or invalid header never succeeds on a redelivery), then exits.
+//! `-- asyncapi` prints the application's AsyncAPI document instead.
 
 use asyncfast::amgi::{Headers, MessageSend};
 use asyncfast::prelude::*;

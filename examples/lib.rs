@@ -8,6 +8,7 @@
 //! | `dependencies` | your own extractors, `Dep<T>` and cleanup after the handler |
 //! | `state` | `State<T>` from `AsyncFast::state` |
 //! | `sending` | returning a `#[derive(Message)]`, and `MessageSender` |
+//! | `publisher` | `AsyncFast::publisher()`: sending from outside any handler |
 //! | `lifespan` | startup and shutdown hooks |
 //! | `middleware` | layers around every message, and their order |
 //! | `testing` | `TestClient`: an application tested without a broker |

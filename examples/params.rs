@@ -5,8 +5,9 @@
 //! round. Exact addresses win over templates.
 //!
 //! `cargo run --example params` publishes to four addresses, prints what each handler sees and the
-//! reason of the message it rejected (after its five deliveries), then exits. `-- asyncapi` prints
-//! the application's AsyncAPI document instead.
+//! reason of the message it rejected (after one delivery: a parameter that does not parse never
+//! will, so it is dead-lettered at once), then exits. `-- asyncapi` prints the application's
+//! AsyncAPI document instead.
 
 use asyncfast::amgi::MessageSend;
 use asyncfast::prelude::*;

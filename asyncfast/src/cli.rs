@@ -91,7 +91,7 @@ impl AsyncFast {
 
     /// Runs the command line: `run` serves the application until SIGINT or SIGTERM (a second
     /// one exits at once), then shuts down gracefully — on the embedded broker by default (the
-    /// `memory` feature), or on the server named after it: `run kafka TOPIC… --group-id G` with
+    /// `memory` feature), or on the server named after it: `run kafka [TOPIC…] --group-id G` with
     /// the `kafka` feature (`app run --help` lists the servers, `app run kafka --help` their
     /// options); `asyncapi` prints the AsyncAPI document. Unless the application installed a
     /// `tracing` subscriber, `run` installs one (filter from `RUST_LOG`, default `info`).

@@ -54,7 +54,8 @@ pub enum Error {
     Lifespan(#[from] amgi_core::LifespanError),
     /// The server failed: its configuration (the message names the option to fix), its broker,
     /// the application's startup, or shutdown. [`kind()`](amgi_server::ServeError::kind) says
-    /// which; the server's own error is its source.
+    /// which; [`get_ref()`](amgi_server::ServeError::get_ref) is the server's own error (downcast
+    /// it, for example to `amgi_kafka::Error`), whose message this error shows.
     #[error(transparent)]
     Server(#[from] amgi_server::ServeError),
     /// `run NAME` names a server this binary does not have (the message says which cargo

@@ -53,8 +53,14 @@
 //!   [`State`], [`MessageSender`], bindings, dependencies).
 //! * [`outcome`]: what a handler returns, and how that becomes an ack or nack.
 //! * [`#[derive(Message)]`](macro@Message): messages to publish.
-//! * [`middleware`], lifespan hooks ([`AsyncFast::on_startup`]), the command line
-//!   ([`AsyncFast::run`]) and [`testing`].
+//! * [`Nack`]: a nack that says how the server is to retry the message
+//!   ([`Nack::retry_after`], [`Nack::reject`]).
+//! * [`middleware`], lifespan hooks ([`AsyncFast::on_startup`]), [`testing`], and
+//!   [`AsyncFast::publisher`]: a [`Publisher`] that sends from outside any handler.
+//! * The command line ([`AsyncFast::run`]): `run` serves on a server whose
+//!   [`amgi_server::ServerCommand`] a cargo feature registers (`memory`, on by default; `kafka`)
+//!   or [`AsyncFast::serve_on`] adds; `asyncapi` prints the AsyncAPI document. This crate holds
+//!   no server code: any AMGI server also runs an [`AsyncFast`] directly.
 #![deny(missing_docs)]
 
 mod app;
@@ -74,6 +80,12 @@ pub mod testing;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+/// The guide page `docs/guide/kafka.md`, compiled as doc tests with the `kafka` feature (its
+/// code needs a broker to run, so it is `no_run`).
+#[cfg(all(doctest, feature = "kafka"))]
+#[doc = include_str!("../../docs/guide/kafka.md")]
+mod kafka_guide {}
 
 pub use amgi_core as amgi;
 pub use amgi_server;

@@ -149,9 +149,10 @@ pub trait FromMessage: Sized + Send {
         Ok(None)
     }
 
-    /// Runs after the handler returned, for values shared through [`Dep`], before the message is
-    /// acked or nacked. `succeeded` tells whether the message is going to be acked. The default
-    /// does nothing (the value is then dropped).
+    /// Runs after the handler returned and the messages it returned were published, for values
+    /// shared through [`Dep`], before the message is acked or nacked. `succeeded` tells the final
+    /// outcome: whether the message is going to be acked (a failed publish is a nack). The
+    /// default does nothing (the value is then dropped).
     fn cleanup(value: std::sync::Arc<Self>, succeeded: bool) -> impl Future<Output = ()> + Send
     where
         Self: Sync + 'static,
