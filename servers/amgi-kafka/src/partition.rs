@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use amgi_core::batch::{BatchDispatcher, Outcome};
+use amgi_core::batch::{BatchDispatcher, NOT_ACKNOWLEDGED, Outcome};
 use amgi_core::extension::NackRetrySupport;
-use amgi_core::{Application, MessageScope, NackRetry, StateMap};
+use amgi_core::{Application, MessageScope, StateMap};
 use amgi_server::{
-    DeadLetterOrigin, DeadLetterPolicy, OffsetTracker, RetryDecision, RetryPolicy, StopSignal,
+    DeadLetterOrigin, DeadLetterPolicy, OffsetTracker, RetryPolicy, Settlement, StopSignal,
     run_in_lanes,
 };
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
@@ -204,23 +204,20 @@ impl<A: Application> Worker<'_, A> {
             let mut unfinished = Vec::with_capacity(pending.len());
             let mut delay = Duration::ZERO;
             for (&index, outcome) in pending.iter().zip(outcomes) {
-                match outcome {
-                    Outcome::Acked => self.finish(tracker, index),
-                    Outcome::Skipped => unfinished.push(index),
-                    Outcome::Nacked { reason, retry } => {
-                        deliveries[index] += 1;
-                        match self.decide(index, deliveries[index], retry, &reason) {
-                            RetryDecision::Redeliver(wait) => {
-                                delay = delay.max(wait);
-                                unfinished.push(index);
-                            }
-                            RetryDecision::DeadLetter => {
-                                if !self.dead_letter(index, &reason, deliveries[index]).await {
-                                    return;
-                                }
-                                self.finish(tracker, index);
-                            }
+                if !outcome.is_skipped() {
+                    deliveries[index] += 1;
+                }
+                match self.settle(index, outcome, deliveries[index]) {
+                    Settlement::Ack => self.finish(tracker, index),
+                    Settlement::Redeliver { delay: wait, .. } => {
+                        delay = delay.max(wait);
+                        unfinished.push(index);
+                    }
+                    Settlement::DeadLetter(reason) => {
+                        if !self.dead_letter(index, &reason, deliveries[index]).await {
+                            return;
                         }
+                        self.finish(tracker, index);
                     }
                 }
             }
@@ -261,39 +258,32 @@ impl<A: Application> Worker<'_, A> {
                 return false;
             }
             let outcome = self.dispatch(&[index]).await.into_iter().next();
-            let (reason, retry) = match outcome {
-                Some(Outcome::Acked) => return true,
-                Some(Outcome::Nacked { reason, retry }) => (reason, retry),
-                // Not given for a batch of one; treated as an unanswered message.
-                Some(Outcome::Skipped) | None => {
-                    (amgi_core::batch::NOT_ACKNOWLEDGED.into(), NackRetry::Policy)
-                }
-            };
+            // A batch of one has one outcome, never `Skipped`; a missing one was not answered.
+            let outcome = outcome.unwrap_or_else(|| Outcome::nacked(NOT_ACKNOWLEDGED));
             deliveries += 1;
-            match self.decide(index, deliveries, retry, &reason) {
-                RetryDecision::Redeliver(delay) => {
+            match self.settle(index, outcome, deliveries) {
+                Settlement::Ack => return true,
+                Settlement::Redeliver { delay, .. } => {
                     if !self.sleep(delay).await {
                         return false;
                     }
                 }
-                RetryDecision::DeadLetter => {
+                Settlement::DeadLetter(reason) => {
                     return self.dead_letter(index, &reason, deliveries).await;
                 }
             }
         }
     }
 
-    /// The retry policy's decision for message `index`, nacked with `retry` after
-    /// `deliveries` deliveries.
-    fn decide(
-        &self,
-        index: usize,
-        deliveries: u32,
-        retry: NackRetry,
-        reason: &str,
-    ) -> RetryDecision {
-        let decision = self.context.retry.decide(deliveries, retry);
-        if let RetryDecision::Redeliver(delay) = decision {
+    /// How to settle message `index` after `deliveries` deliveries, logged when it is
+    /// redelivered.
+    fn settle(&self, index: usize, outcome: Outcome, deliveries: u32) -> Settlement {
+        // Kept only to log it (a nack's reason moves into the settlement).
+        let reason = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| outcome.nack_reason().map(str::to_owned))
+            .flatten();
+        let settlement = self.context.retry.settle(outcome, deliveries);
+        if let (Settlement::Redeliver { delay, .. }, Some(reason)) = (&settlement, reason) {
             tracing::debug!(
                 topic = &*self.shared.topic,
                 partition = self.shared.partition,
@@ -304,16 +294,13 @@ impl<A: Application> Worker<'_, A> {
                 "nacked: redelivering"
             );
         }
-        decision
+        settlement
     }
 
     /// A permit to call the application; `None` if the partition stopped first.
     async fn permit(&self) -> Option<SemaphorePermit<'_>> {
-        tokio::select! {
-            biased;
-            () = self.shared.stop.wait() => None,
-            permit = self.context.permits.acquire() => permit.ok(),
-        }
+        let acquire = self.context.permits.acquire();
+        self.shared.stop.run_until_stopped(acquire).await?.ok()
     }
 
     /// [`dispatch`](Self::dispatch) with a permit; `None` if the partition stopped first.
@@ -341,11 +328,8 @@ impl<A: Application> Worker<'_, A> {
 
     /// Waits `delay`; `false` if the partition stopped meanwhile (or had stopped).
     async fn sleep(&self, delay: Duration) -> bool {
-        tokio::select! {
-            biased;
-            () = self.shared.stop.wait() => false,
-            () = tokio::time::sleep(delay) => true,
-        }
+        let sleep = tokio::time::sleep(delay);
+        self.shared.stop.run_until_stopped(sleep).await.is_some()
     }
 
     /// Produces the dead letter of message `index`. Returns `true` when the message is

@@ -31,7 +31,9 @@ impl fmt::Display for ServeErrorKind {
 }
 
 /// Why a server could not serve: a [kind](ServeErrorKind) to match on, and the server's own
-/// error as the source. Its message is the server error's message.
+/// error inside, reached with [`get_ref`](Self::get_ref) (to downcast it). It is transparent:
+/// its message is the server error's message and its [`source`](std::error::Error::source) is
+/// the server error's source, so that a chain of causes prints each message once.
 ///
 /// ```
 /// use amgi_server::{ServeError, ServeErrorKind};

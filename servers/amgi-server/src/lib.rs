@@ -54,7 +54,7 @@ pub use dead_letter::{
 pub use error::{ServeError, ServeErrorKind};
 pub use lanes::run_in_lanes;
 pub use offsets::OffsetTracker;
-pub use retry::{DEFAULT_MAX_DELIVERIES, RetryDecision, RetryPolicy};
+pub use retry::{DEFAULT_MAX_DELIVERIES, RetryDecision, RetryPolicy, Settlement};
 pub use shutdown::{
     DEFAULT_CLOSE_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, Deadlines, FORCED_EXIT_CODE, StopSignal,
     shutdown_signal,

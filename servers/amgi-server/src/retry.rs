@@ -1,9 +1,11 @@
 //! [`RetryPolicy`]: how often, and how fast, a nacked message is delivered again, and what a
 //! nack's [`NackRetry`] asks for.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use amgi_core::NackRetry;
+use amgi_core::batch::Outcome;
 
 /// Default number of deliveries of one message, the first included, before it is dead-lettered.
 pub const DEFAULT_MAX_DELIVERIES: u32 = 5;
@@ -57,7 +59,68 @@ pub enum RetryDecision {
     DeadLetter,
 }
 
+/// What a server does with one message once its batch ended: the per-message settlement every
+/// server applies to a [`BatchReport`](amgi_core::batch::BatchReport)'s outcomes, whatever its
+/// broker calls ack and nack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// Acked: remove it from the broker (ack it, let its offset be committed).
+    Ack,
+    /// Deliver it again after `delay`. `counted` is `false` for a message
+    /// [skipped](Outcome::Skipped) behind a nack of its ordered batch: that delivery does not
+    /// count against [`RetryPolicy::max_deliveries`].
+    Redeliver {
+        /// How long to wait first.
+        delay: Duration,
+        /// Whether this delivery counts.
+        counted: bool,
+    },
+    /// Move it to its dead-letter address, with this reason.
+    DeadLetter(Cow<'static, str>),
+}
+
 impl RetryPolicy {
+    /// How to settle a message whose batch reported `outcome`, after `deliveries` deliveries
+    /// (the one just made included): acked → [`Settlement::Ack`]; skipped → redelivered at once,
+    /// uncounted; nacked → [`decide`](Self::decide).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use amgi_core::NackRetry;
+    /// use amgi_core::batch::Outcome;
+    /// use amgi_server::{RetryPolicy, Settlement};
+    ///
+    /// let policy = RetryPolicy::new(2).backoff(Duration::from_secs(1), Duration::from_secs(1));
+    /// assert_eq!(policy.settle(Outcome::Acked, 1), Settlement::Ack);
+    /// assert_eq!(
+    ///     policy.settle(Outcome::Skipped, 1),
+    ///     Settlement::Redeliver { delay: Duration::ZERO, counted: false }
+    /// );
+    /// assert_eq!(
+    ///     policy.settle(Outcome::nacked("busy"), 1),
+    ///     Settlement::Redeliver { delay: Duration::from_secs(1), counted: true }
+    /// );
+    /// assert_eq!(policy.settle(Outcome::nacked("busy"), 2), Settlement::DeadLetter("busy".into()));
+    /// let never = Outcome::Nacked { reason: "not JSON".into(), retry: NackRetry::Never };
+    /// assert_eq!(policy.settle(never, 1), Settlement::DeadLetter("not JSON".into()));
+    /// ```
+    pub fn settle(&self, outcome: Outcome, deliveries: u32) -> Settlement {
+        match outcome {
+            Outcome::Acked => Settlement::Ack,
+            Outcome::Skipped => Settlement::Redeliver {
+                delay: Duration::ZERO,
+                counted: false,
+            },
+            Outcome::Nacked { reason, retry } => match self.decide(deliveries, retry) {
+                RetryDecision::Redeliver(delay) => Settlement::Redeliver {
+                    delay,
+                    counted: true,
+                },
+                RetryDecision::DeadLetter => Settlement::DeadLetter(reason),
+            },
+        }
+    }
+
     /// The default backoff with `max_deliveries` deliveries at most.
     ///
     /// ```
