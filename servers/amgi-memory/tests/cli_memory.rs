@@ -69,6 +69,24 @@ fn arguments_parse_with_defaults_and_overrides() {
     assert!(error.to_string().contains("--lanes"), "{error}");
 }
 
+#[test]
+fn help_lists_the_common_options_and_the_servers_own() {
+    let help = MemoryCommand::new()
+        .command()
+        .render_long_help()
+        .to_string();
+    for option in [
+        "--batch-size <N>",
+        "--max-deliveries <N>",
+        "--lanes <N>",
+        "--drain-timeout <SECS>",
+        "--concurrency <N>",
+        "amgi-lane-key",
+    ] {
+        assert!(help.contains(option), "{option} missing from:\n{help}");
+    }
+}
+
 /// Publishes `hello` to `greetings` from lifespan startup through the [`ServerPublisher`], and
 /// reports every message it acks as `address: payload`.
 struct Greeter(mpsc::UnboundedSender<String>);
