@@ -12,7 +12,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use amgi_server::{ServeContext, ServeError, ServeErrorKind, ServerCommand, Subscription};
+use amgi_server::{
+    ServeArgs, ServeContext, ServeError, ServeErrorKind, ServerCommand, Subscription,
+};
 use clap::{Args, FromArgMatches, ValueEnum};
 
 use crate::{AutoOffsetReset, Error, ErrorKind, KafkaConfig, Server};
@@ -62,20 +64,14 @@ struct KafkaArgs {
     /// Where a new group starts reading a partition [default: earliest].
     #[arg(long, value_enum, value_name = "WHERE")]
     auto_offset_reset: Option<OffsetReset>,
-    /// Largest number of messages of one partition in one batch [default: 100].
-    #[arg(long, value_name = "N")]
-    batch_size: Option<usize>,
+    /// The options every server offers: `--batch-size` (of one partition) [default: 100],
+    /// `--max-deliveries` (then `<topic>.dlq`) [default: 5], `--lanes` (keyed by the record
+    /// key) [default: off], `--drain-timeout` [default: 30].
+    #[command(flatten)]
+    serve: ServeArgs,
     /// Batches handled at the same time, across partitions [default: 16].
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
-    /// Deliveries of a nacked message, the first included, before it goes to its dead-letter
-    /// topic (`<topic>.dlq`) [default: 5].
-    #[arg(long, value_name = "N")]
-    max_deliveries: Option<u32>,
-    /// Run up to N messages of a partition at once, in order per record key (keyed lanes)
-    /// [default: one at a time, in offset order].
-    #[arg(long, value_name = "N")]
-    lanes: Option<usize>,
     /// Seconds the brokers may take to answer the first metadata request [default: 10].
     #[arg(long, value_name = "SECONDS")]
     connect_timeout: Option<u64>,
@@ -135,16 +131,15 @@ impl KafkaArgs {
         if let Some(reset) = self.auto_offset_reset {
             config = config.set("auto.offset.reset", AutoOffsetReset::from(reset).as_str());
         }
-        if let Some(size) = self.batch_size {
-            config.batch_size = size;
-        }
+        config.batch_size = self.serve.batch_size(config.batch_size);
         if let Some(batches) = self.concurrency {
             config.concurrency = batches;
         }
-        if let Some(deliveries) = self.max_deliveries {
-            config.retry = config.retry.max_deliveries(deliveries);
+        config.retry = self.serve.retry(config.retry);
+        if self.serve.lanes.is_some() {
+            config.lanes = self.serve.lanes;
         }
-        config.lanes = self.lanes;
+        config.deadlines = self.serve.deadlines(config.deadlines);
         if let Some(seconds) = self.connect_timeout {
             config.connect_timeout = Duration::from_secs(seconds);
         }
@@ -286,6 +281,8 @@ mod tests {
             "7",
             "--lanes",
             "32",
+            "--drain-timeout",
+            "4",
             "--connect-timeout",
             "3",
         ]);
@@ -301,6 +298,7 @@ mod tests {
         assert_eq!(config.concurrency, 2);
         assert_eq!(config.retry.max_deliveries, 7);
         assert_eq!(config.lanes, Some(32));
+        assert_eq!(config.deadlines.drain, Duration::from_secs(4));
         assert_eq!(config.connect_timeout, Duration::from_secs(3));
         config.validate().unwrap();
     }
@@ -315,7 +313,23 @@ mod tests {
         assert_eq!(config.batch_size, defaults.batch_size);
         assert_eq!(config.retry, defaults.retry);
         assert_eq!(config.lanes, None);
+        assert_eq!(config.concurrency, defaults.concurrency);
+        assert_eq!(config.deadlines, defaults.deadlines);
         assert_eq!(config.properties.len(), 1, "{:?}", config.properties);
+    }
+
+    #[test]
+    fn help_lists_the_common_options() {
+        let help = KafkaCommand.command().render_long_help().to_string();
+        for option in [
+            "--batch-size <N>",
+            "--max-deliveries <N>",
+            "--lanes <N>",
+            "--drain-timeout <SECS>",
+            "--concurrency <N>",
+        ] {
+            assert!(help.contains(option), "{option} missing from:\n{help}");
+        }
     }
 
     #[test]

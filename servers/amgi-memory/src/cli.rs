@@ -1,39 +1,32 @@
 //! [`MemoryCommand`]: `run memory`, serving an application on the embedded broker.
 
-use std::time::Duration;
-
-use amgi_server::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_DELIVERIES, ServeContext, ServeError, ServeErrorKind,
-    ServerCommand,
-};
+use amgi_server::{ServeArgs, ServeContext, ServeError, ServeErrorKind, ServerCommand};
 use clap::{Args, FromArgMatches};
 use futures_util::future::BoxFuture;
 
-use crate::{Broker, DEFAULT_BATCH_CONCURRENCY, DEFAULT_BATCH_SIZE, Server, ServerError};
+use crate::{Broker, DEFAULT_BATCH_CONCURRENCY, Server, ServerError};
 
-/// The arguments of `run memory`.
+/// The arguments of `run memory`: addresses, the options every server offers ([`ServeArgs`]),
+/// and `--concurrency`.
 #[derive(Debug, Args)]
 struct MemoryArgs {
     /// Addresses to consume (default: every channel of the application; a templated channel
     /// consumes every address it matches, also those created later).
     #[arg(value_name = "ADDRESS")]
     addresses: Vec<String>,
-    /// Largest number of messages in one batch.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_SIZE)]
-    batch_size: usize,
-    /// Deliveries of one message at most, the first included, before it is dead-lettered.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_DELIVERIES)]
-    max_deliveries: u32,
+    #[command(flatten)]
+    serve: ServeArgs,
     /// Batches of one address in flight at once (1 keeps order).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_CONCURRENCY)]
     concurrency: usize,
-    /// Seconds batches in flight get to finish on shutdown.
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_DRAIN_TIMEOUT.as_secs())]
-    drain_timeout: u64,
 }
 
-/// `run memory [ADDRESS…] [--batch-size N] [--max-deliveries N] [--concurrency N]
-/// [--drain-timeout SECS]`: serves an application on an embedded [`Broker`] until shutdown.
+/// `run memory [ADDRESS…] [--batch-size N] [--max-deliveries N] [--lanes N]
+/// [--drain-timeout SECS] [--concurrency N]`: serves an application on an embedded [`Broker`]
+/// until shutdown.
+///
+/// The common options ([`ServeArgs`]) not given keep the [`Server`]'s defaults; `--lanes N`
+/// turns on [keyed lanes](Server::lanes).
 ///
 /// ```no_run
 /// # async fn f(cx: amgi_server::ServeContext) -> Result<(), amgi_server::ServeError> {
@@ -86,10 +79,8 @@ impl ServerCommand for MemoryCommand {
             let subscription = cx.channels.resolve(&args.addresses)?;
             let mut server = Server::new(cx.app, broker)
                 .addresses(subscription.exact.iter().cloned())
-                .batch_size(args.batch_size)
-                .max_deliveries(args.max_deliveries)
-                .concurrency(args.concurrency)
-                .drain_timeout(Duration::from_secs(args.drain_timeout));
+                .concurrency(args.concurrency);
+            server = with_common_options(server, &args.serve);
             let templates: Vec<_> = subscription
                 .templates
                 .iter()
@@ -100,12 +91,33 @@ impl ServerCommand for MemoryCommand {
                 server = server.addresses_matching(move |address| channels.matches(address));
             }
             let handle = server.start().await?;
-            tracing::info!(addresses = ?subscription.exact, ?templates, batch_size = args.batch_size,
-                max_deliveries = args.max_deliveries, "serving on the embedded in-memory broker");
+            tracing::info!(addresses = ?subscription.exact, ?templates, batch_size = args.serve.batch_size,
+                max_deliveries = args.serve.max_deliveries, lanes = args.serve.lanes,
+                "serving on the embedded in-memory broker");
             cx.shutdown.await;
             handle.shutdown().await.map_err(Into::into)
         })
     }
+}
+
+/// `server` with the options every server offers applied; those not given keep its defaults.
+fn with_common_options<A: amgi_core::Application>(
+    mut server: Server<A>,
+    args: &ServeArgs,
+) -> Server<A> {
+    if let Some(size) = args.batch_size {
+        server = server.batch_size(size);
+    }
+    if let Some(deliveries) = args.max_deliveries {
+        server = server.max_deliveries(deliveries);
+    }
+    if let Some(lanes) = args.lanes {
+        server = server.lanes(lanes);
+    }
+    if let Some(drain) = args.drain_timeout() {
+        server = server.drain_timeout(drain);
+    }
+    server
 }
 
 /// A server error as `run memory` reports it: startup, shutdown or server failure.

@@ -6,14 +6,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use amgi_core::batch::BatchDispatcher;
+use amgi_core::batch::{BatchDispatcher, NOT_ACKNOWLEDGED, Outcome};
 use amgi_core::extension::NackRetrySupport;
-use amgi_core::{Application, MessageScope, StateMap};
-use amgi_server::{RetryPolicy, StopSignal};
+use amgi_core::{Application, MessageScope, NackRetry, StateMap};
+use amgi_server::{RetryDecision, RetryPolicy, StopSignal, run_in_lanes};
+use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::task::{self, JoinError, JoinSet};
 
-use crate::queue::Queue;
+use crate::queue::{LaneBatch, Queue};
 use crate::{Broker, ServerError};
 
 /// Which addresses, besides the named ones, a server consumes.
@@ -27,6 +28,8 @@ pub(crate) struct Consumer<A> {
     pub(crate) batch_size: usize,
     pub(crate) retry: RetryPolicy,
     pub(crate) ordered: bool,
+    /// `Some(n)`: keyed lanes, up to `n` messages of a batch at once.
+    pub(crate) lanes: Option<usize>,
     pub(crate) stop: Arc<StopSignal>,
 }
 
@@ -45,10 +48,11 @@ impl<A: Application> Consumer<A> {
             .next_batch(&mut batch, self.batch_size, &self.stop)
             .await
         {
-            let scope = MessageScope::new(Arc::clone(queue.name()))
-                .ordered(self.ordered)
-                .with_state(self.state.clone())
-                .with_extension(NackRetrySupport);
+            if let Some(lanes) = self.lanes {
+                self.in_lanes(&queue, &in_flight.into_lanes(), lanes).await;
+                continue;
+            }
+            let scope = self.scope(&queue, self.ordered);
             let report = self.dispatcher.dispatch(scope, in_flight.incoming()).await;
             let settled = in_flight.settle(report.outcomes, &self.retry, self.ordered);
             self.broker.dead_letter(&queue, settled.dead);
@@ -65,6 +69,72 @@ impl<A: Application> Consumer<A> {
         // Stopped: the timers requeue at once. Aborted instead, the set aborts them, which
         // requeues as well.
         timers.join_all().await;
+    }
+
+    /// The scope of a batch of `queue`.
+    fn scope(&self, queue: &Queue, ordered: bool) -> MessageScope {
+        MessageScope::new(Arc::clone(queue.name()))
+            .ordered(ordered)
+            .with_state(self.state.clone())
+            .with_extension(NackRetrySupport)
+    }
+
+    /// Handles `batch` in keyed lanes: up to `lanes` messages at once, never two with the same
+    /// lane key, each as a one-message ordered batch settled on its own. Returns once every
+    /// message is settled, or the stop signal cut the rest short (dropping `batch` then puts
+    /// those back in the queue).
+    async fn in_lanes(&self, queue: &Arc<Queue>, batch: &LaneBatch, lanes: usize) {
+        let keys: Vec<Option<Bytes>> = (0..batch.len()).map(|index| batch.key(index)).collect();
+        run_in_lanes(
+            0..keys.len(),
+            lanes,
+            |&index| keys[index].clone(),
+            |index| self.one(queue, batch, index),
+            |()| {},
+        )
+        .await;
+    }
+
+    /// Handles message `index` of `batch` in its lane until it is acked or dead-lettered,
+    /// redelivering it in place after each nack's delay, or until the stop signal is set (it
+    /// stays in the batch, to go back to the queue).
+    async fn one(&self, queue: &Arc<Queue>, batch: &LaneBatch, index: usize) {
+        let mut redelivery = false;
+        loop {
+            if self.stop.is_set() {
+                return;
+            }
+            let Some((message, deliveries)) = batch.deliver(index, redelivery) else {
+                return;
+            };
+            let scope = self.scope(queue, true);
+            let report = self.dispatcher.dispatch(scope, vec![message]).await;
+            let outcome = report.outcomes.into_iter().next();
+            let (reason, asked) = match outcome {
+                Some(Outcome::Acked) => return batch.ack(index),
+                Some(Outcome::Nacked { reason, retry }) => (reason, retry),
+                // Not given for a batch of one; the message was not acknowledged.
+                Some(Outcome::Skipped) | None => (NOT_ACKNOWLEDGED.into(), NackRetry::Policy),
+            };
+            match self.retry.decide(deliveries, asked) {
+                RetryDecision::Redeliver(delay) => {
+                    tracing::info!(address = %queue.name(), deliveries,
+                        max_deliveries = self.retry.max_deliveries, ?delay, %reason,
+                        "message nacked; redelivering in its lane");
+                    let wait = tokio::time::sleep(delay);
+                    if self.stop.run_until_stopped(wait).await.is_none() {
+                        return;
+                    }
+                    redelivery = true;
+                }
+                RetryDecision::DeadLetter => {
+                    if let Some(message) = batch.dead(index) {
+                        self.broker.dead_letter(queue, vec![(message, reason)]);
+                    }
+                    return;
+                }
+            }
+        }
     }
 }
 

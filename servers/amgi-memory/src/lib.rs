@@ -78,6 +78,14 @@
 //!   shutdown) before its next batch, so later messages wait behind the delayed one; with
 //!   concurrency above 1 a timer requeues it and the queue goes on. Waiting messages count as
 //!   [in flight](Broker::in_flight).
+//! - **Keyed lanes** ([`Server::lanes`], `--lanes N`): a consumer loop runs up to `n` messages
+//!   of the batch it took at once, never two with the same lane key, in order per key. The
+//!   lane key is the key of the message's Kafka binding, otherwise its
+//!   [`amgi_server::LANE_KEY_HEADER`] header (`amgi-lane-key`); messages without one are
+//!   independent. Each message is its own one-message ordered batch, settled on its own: a nack
+//!   is redelivered in its lane after its delay (its key waits behind it) or dead-lettered. The
+//!   next batch is taken when every lane of this one is done; on shutdown, messages not started
+//!   or waiting out a delay go back to the front of the queue in order.
 //! - **Dead letters**: a dead-lettered message moves to the address [`BrokerConfig::dead_letter`]
 //!   names (`<address>.dlq` by default) with its headers, payload and bindings and the
 //!   [`amgi_core::dead_letter`] headers (reason, deliveries, address).
@@ -95,7 +103,9 @@
 //!   back to the front of their queues), then runs lifespan shutdown. Undelivered messages stay
 //!   in the broker, which outlives the server.
 //! - **`run memory`**: [`MemoryCommand`] offers the server to an application's command line
-//!   through [`amgi_server::ServerCommand`].
+//!   through [`amgi_server::ServerCommand`], with the options every server has
+//!   ([`amgi_server::ServeArgs`]: `--batch-size`, `--max-deliveries`, `--lanes`,
+//!   `--drain-timeout`) and `--concurrency`.
 #![deny(missing_docs)]
 
 mod broker;

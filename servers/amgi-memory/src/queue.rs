@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use amgi_core::batch::{IncomingMessage, NOT_ACKNOWLEDGED, Outcome};
 use amgi_core::{Bindings, Headers, MessageSend};
-use amgi_server::{RetryDecision, RetryPolicy, StopSignal};
+use amgi_server::{LANE_KEY_HEADER, RetryDecision, RetryPolicy, StopSignal};
 use bytes::Bytes;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
@@ -140,6 +140,17 @@ impl Queue {
         let over = contents.overflow.min(count);
         contents.overflow -= over;
         self.room.add_permits(count - over);
+    }
+
+    /// Frees the slots of `count` in-flight messages that left the queue (acked or
+    /// dead-lettered).
+    fn release(&self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let mut contents = self.lock();
+        contents.in_flight -= count;
+        self.free(&mut contents, count);
     }
 
     /// Puts `messages`, in flight until now, back at the front of the queue in their order.
@@ -298,11 +309,7 @@ impl InFlight<'_> {
                 },
             }
         }
-        {
-            let mut contents = queue.lock();
-            contents.in_flight -= freed;
-            queue.free(&mut contents, freed);
-        }
+        queue.release(freed);
         let now = Instant::now();
         let longest = again
             .iter()
@@ -325,6 +332,16 @@ impl InFlight<'_> {
             }
         }
         Settled { dead, delayed }
+    }
+}
+
+impl InFlight<'_> {
+    /// The batch as messages to handle in keyed lanes, each settled on its own.
+    pub(crate) fn into_lanes(self) -> LaneBatch {
+        LaneBatch {
+            queue: Arc::clone(self.queue),
+            slots: Mutex::new(self.messages.drain(..).map(Some).collect()),
+        }
     }
 }
 
@@ -363,5 +380,76 @@ impl Delayed {
 impl Drop for Delayed {
     fn drop(&mut self) {
         self.queue.requeue(self.messages.drain(..));
+    }
+}
+
+/// A batch taken for keyed lanes: its messages, each settled on its own while the others run.
+///
+/// Dropping it (every lane done, the server stopping, or the consumer task aborted) puts the
+/// messages still in it — not started, waiting out a redelivery delay, or cut short — back at
+/// the front of the queue in batch order, so nothing is lost.
+pub(crate) struct LaneBatch {
+    queue: Arc<Queue>,
+    /// `None` once the message is settled (acked or dead-lettered).
+    slots: Mutex<Vec<Option<Stored>>>,
+}
+
+impl LaneBatch {
+    fn lock(&self) -> MutexGuard<'_, Vec<Option<Stored>>> {
+        // Nothing panics while holding the lock; a poisoned lock is used as is.
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many messages the batch was taken with.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// The lane key of message `index`: its Kafka binding's key, otherwise its
+    /// [`LANE_KEY_HEADER`] header; `None` for a message without either.
+    pub(crate) fn key(&self, index: usize) -> Option<Bytes> {
+        let slots = self.lock();
+        let message = slots.get(index)?.as_ref()?;
+        message
+            .bindings
+            .kafka()
+            .and_then(|binding| binding.key.clone())
+            .or_else(|| message.headers.get(LANE_KEY_HEADER.as_bytes()).cloned())
+    }
+
+    /// Message `index` as the dispatcher takes it, with its delivery count; a `redelivery`
+    /// counts one more delivery first. `None` once it is settled.
+    pub(crate) fn deliver(&self, index: usize, redelivery: bool) -> Option<(IncomingMessage, u32)> {
+        let mut slots = self.lock();
+        let message = slots.get_mut(index)?.as_mut()?;
+        if redelivery {
+            message.deliveries = message.deliveries.saturating_add(1);
+        }
+        Some((message.incoming(), message.deliveries))
+    }
+
+    /// Message `index` was acked: it leaves the queue.
+    pub(crate) fn ack(&self, index: usize) {
+        if self.take(index).is_some() {
+            self.queue.release(1);
+        }
+    }
+
+    /// Takes message `index` out of the batch to dead-letter it, freeing its place in the queue.
+    pub(crate) fn dead(&self, index: usize) -> Option<Stored> {
+        let message = self.take(index)?;
+        self.queue.release(1);
+        Some(message)
+    }
+
+    fn take(&self, index: usize) -> Option<Stored> {
+        self.lock().get_mut(index)?.take()
+    }
+}
+
+impl Drop for LaneBatch {
+    fn drop(&mut self) {
+        let left: Vec<Stored> = self.lock().drain(..).flatten().collect();
+        self.queue.requeue(left.into_iter());
     }
 }

@@ -57,6 +57,7 @@ pub struct Server<A> {
     batch_size: usize,
     retry: RetryPolicy,
     concurrency: usize,
+    lanes: Option<usize>,
     drain_timeout: Duration,
     lifespan: LifespanOptions,
     state: StateMap,
@@ -71,6 +72,7 @@ impl<A> fmt::Debug for Server<A> {
             .field("batch_size", &self.batch_size)
             .field("retry", &self.retry)
             .field("concurrency", &self.concurrency)
+            .field("lanes", &self.lanes)
             .field("drain_timeout", &self.drain_timeout)
             .field("lifespan", &self.lifespan)
             .finish_non_exhaustive()
@@ -95,6 +97,7 @@ impl<A: Application> Server<A> {
             batch_size: DEFAULT_BATCH_SIZE,
             retry: RetryPolicy::default().backoff(Duration::ZERO, Duration::ZERO),
             concurrency: DEFAULT_BATCH_CONCURRENCY,
+            lanes: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             lifespan: LifespanOptions::default(),
             state: StateMap::new(),
@@ -255,6 +258,31 @@ impl<A: Application> Server<A> {
         self
     }
 
+    /// Keyed lanes: a consumer loop runs up to `lanes` messages of the batch it took at once
+    /// (0 counts as 1), never two with the same lane key, in order per key; messages without a
+    /// key are independent. Off by default: a batch is handed to the application whole.
+    ///
+    /// A message's lane key is the key of its Kafka binding if it has one, otherwise the value
+    /// of its [`amgi_server::LANE_KEY_HEADER`] header (`amgi-lane-key`). Each message is
+    /// dispatched as its own one-message ordered batch and settled on its own: acked, it leaves;
+    /// nacked, it is redelivered **in its lane** after the retry policy's delay (its key stays
+    /// busy meanwhile, so the next message of the key waits behind it) or dead-lettered. The next
+    /// batch is taken once every lane of this one is done. On shutdown, messages not started and
+    /// messages waiting out a redelivery delay go back to the front of the queue, in order;
+    /// running ones get the drain deadline. Per-key order holds per consumer loop: with
+    /// [`Server::concurrency`] above 1, batches (and so keys) of an address run side by side.
+    ///
+    /// ```no_run
+    /// # fn f(app: impl amgi_core::Application) {
+    /// let server = amgi_memory::Server::new(app, amgi_memory::Broker::default()).lanes(16);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn lanes(mut self, lanes: usize) -> Self {
+        self.lanes = Some(lanes.max(1));
+        self
+    }
+
     /// Deadlines for the application's lifespan answers.
     ///
     /// ```no_run
@@ -322,6 +350,7 @@ impl<A: Application> Server<A> {
             batch_size: self.batch_size,
             retry: self.retry,
             ordered: self.concurrency == 1,
+            lanes: self.lanes,
             stop: Arc::clone(&stop),
         });
         let mut supervisor = Supervisor::new(consumer, self.concurrency, self.filter);

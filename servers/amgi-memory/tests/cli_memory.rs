@@ -34,6 +34,8 @@ fn arguments_parse_with_defaults_and_overrides() {
             "3",
             "--drain-timeout",
             "7",
+            "--lanes",
+            "4",
         ])
         .unwrap();
     let addresses: Vec<_> = matches.get_many::<String>("addresses").unwrap().collect();
@@ -42,16 +44,17 @@ fn arguments_parse_with_defaults_and_overrides() {
     assert_eq!(matches.get_one::<u32>("max_deliveries"), Some(&2));
     assert_eq!(matches.get_one::<usize>("concurrency"), Some(&3));
     assert_eq!(matches.get_one::<u64>("drain_timeout"), Some(&7));
+    assert_eq!(matches.get_one::<usize>("lanes"), Some(&4));
 
+    // The common options not given keep the server's own defaults.
     let defaults = command.command().try_get_matches_from(["memory"]).unwrap();
     assert!(defaults.get_many::<String>("addresses").is_none());
+    assert_eq!(defaults.get_one::<u32>("max_deliveries"), None);
+    assert_eq!(defaults.get_one::<u64>("drain_timeout"), None);
+    assert_eq!(defaults.get_one::<usize>("lanes"), None);
     assert_eq!(
-        defaults.get_one::<u32>("max_deliveries"),
-        Some(&amgi_server::DEFAULT_MAX_DELIVERIES)
-    );
-    assert_eq!(
-        defaults.get_one::<u64>("drain_timeout"),
-        Some(&amgi_server::DEFAULT_DRAIN_TIMEOUT.as_secs())
+        defaults.get_one::<usize>("concurrency"),
+        Some(&amgi_memory::DEFAULT_BATCH_CONCURRENCY)
     );
 
     let error = command
@@ -59,6 +62,29 @@ fn arguments_parse_with_defaults_and_overrides() {
         .try_get_matches_from(["memory", "--batch-size", "many"])
         .unwrap_err();
     assert!(error.to_string().contains("--batch-size"), "{error}");
+    let error = command
+        .command()
+        .try_get_matches_from(["memory", "--lanes", "0"])
+        .unwrap_err();
+    assert!(error.to_string().contains("--lanes"), "{error}");
+}
+
+#[test]
+fn help_lists_the_common_options_and_the_servers_own() {
+    let help = MemoryCommand::new()
+        .command()
+        .render_long_help()
+        .to_string();
+    for option in [
+        "--batch-size <N>",
+        "--max-deliveries <N>",
+        "--lanes <N>",
+        "--drain-timeout <SECS>",
+        "--concurrency <N>",
+        "amgi-lane-key",
+    ] {
+        assert!(help.contains(option), "{option} missing from:\n{help}");
+    }
 }
 
 /// Publishes `hello` to `greetings` from lifespan startup through the [`ServerPublisher`], and

@@ -9,13 +9,29 @@
 //! Servers use it with a settlement tracker that only commits contiguous finished positions
 //! ([`OffsetTracker`](crate::OffsetTracker)), so a crash redelivers what was not finished and
 //! nothing after the first unfinished message is committed. Which key a message has is the
-//! server's choice, documented with it (Kafka: the record key).
+//! server's choice, documented with it: the broker's native key where it has one (Kafka: the
+//! record key), otherwise the value of the [`LANE_KEY_HEADER`] header.
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::Hash;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+
+/// The header that gives a message its lane key on brokers without a native key (the memory
+/// server, and any broker whose messages carry no key): two messages whose `amgi-lane-key`
+/// values are equal never run at once and run in order; a message without the header (and
+/// without a native key) has no order to keep with any other. Servers with a native key
+/// (Kafka's record key) use that first.
+///
+/// ```
+/// use amgi_core::{Headers, MessageSend};
+///
+/// let message = MessageSend::new("orders")
+///     .headers(Headers::new().with(amgi_server::LANE_KEY_HEADER, "account-42"));
+/// assert_eq!(message.headers.get(b"amgi-lane-key").unwrap(), "account-42");
+/// ```
+pub const LANE_KEY_HEADER: &str = "amgi-lane-key";
 
 /// Runs `run` on every item, up to `lanes` at once (0 counts as 1), never two items with the
 /// same key at once, items of one key in the order given; `done` gets each result as it

@@ -6,7 +6,8 @@
 //! that commit a position ([`OffsetTracker`]), [keyed lanes](run_in_lanes), shutdown
 //! ([`StopSignal`], [`Deadlines`], [`shutdown_signal`] with a second Ctrl-C exiting at once), and
 //! the [`ServerCommand`] trait through which a server offers `run <name>` to an application's
-//! command line.
+//! command line, with the options every server offers there ([`ServeArgs`]: `--batch-size`,
+//! `--max-deliveries`, `--lanes`, `--drain-timeout`).
 //!
 //! A server is a fetch loop, a configuration and a mapping of ack, nack and send onto its
 //! broker; `docs/servers.md` shows how to write one with this crate. The batch itself is run by
@@ -36,6 +37,7 @@ mod servers_guide {}
 #[doc = include_str!("../README.md")]
 mod readme {}
 
+mod args;
 mod command;
 mod dead_letter;
 mod error;
@@ -44,6 +46,7 @@ mod offsets;
 mod retry;
 mod shutdown;
 
+pub use args::ServeArgs;
 pub use command::{
     ADDRESS_SEPARATORS, AddressPart, AppChannels, ChannelAddress, ServeContext, ServerCommand,
     Subscription,
@@ -52,7 +55,7 @@ pub use dead_letter::{
     DEFAULT_DEAD_LETTER_SUFFIX, DeadLetterOrigin, DeadLetterPolicy, dead_letter_headers,
 };
 pub use error::{ServeError, ServeErrorKind};
-pub use lanes::run_in_lanes;
+pub use lanes::{LANE_KEY_HEADER, run_in_lanes};
 pub use offsets::OffsetTracker;
 pub use retry::{DEFAULT_MAX_DELIVERIES, RetryDecision, RetryPolicy, Settlement};
 pub use shutdown::{
