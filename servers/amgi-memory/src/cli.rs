@@ -62,8 +62,10 @@ impl ServerCommand for MemoryCommand {
     }
 
     fn command(&self) -> clap::Command {
-        MemoryArgs::augment_args(
-            clap::Command::new(self.name()).about("Serve on the embedded in-memory broker"),
+        // After `augment_args`, which would set the arguments struct's doc comment instead.
+        MemoryArgs::augment_args(clap::Command::new(self.name())).about(
+            "Serve on the embedded in-memory broker (the default of `run`), at least once, until \
+             Ctrl-C or SIGTERM",
         )
     }
 

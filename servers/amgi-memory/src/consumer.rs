@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use amgi_core::batch::{BatchDispatcher, NOT_ACKNOWLEDGED, Outcome};
 use amgi_core::extension::NackRetrySupport;
-use amgi_core::{Application, MessageScope, NackRetry, StateMap};
-use amgi_server::{RetryDecision, RetryPolicy, StopSignal, run_in_lanes};
+use amgi_core::{Application, MessageScope, StateMap};
+use amgi_server::{RetryPolicy, Settlement, StopSignal, run_in_lanes};
 use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::task::{self, JoinError, JoinSet};
@@ -109,25 +109,23 @@ impl<A: Application> Consumer<A> {
             };
             let scope = self.scope(queue, true);
             let report = self.dispatcher.dispatch(scope, vec![message]).await;
+            // A batch of one has one outcome, never `Skipped`; a missing one was not answered.
             let outcome = report.outcomes.into_iter().next();
-            let (reason, asked) = match outcome {
-                Some(Outcome::Acked) => return batch.ack(index),
-                Some(Outcome::Nacked { reason, retry }) => (reason, retry),
-                // Not given for a batch of one; the message was not acknowledged.
-                Some(Outcome::Skipped) | None => (NOT_ACKNOWLEDGED.into(), NackRetry::Policy),
-            };
-            match self.retry.decide(deliveries, asked) {
-                RetryDecision::Redeliver(delay) => {
-                    tracing::info!(address = %queue.name(), deliveries,
-                        max_deliveries = self.retry.max_deliveries, ?delay, %reason,
-                        "message nacked; redelivering in its lane");
+            let outcome = outcome.unwrap_or_else(|| Outcome::nacked(NOT_ACKNOWLEDGED));
+            if let Some(reason) = outcome.nack_reason() {
+                tracing::info!(address = %queue.name(), deliveries,
+                    max_deliveries = self.retry.max_deliveries, %reason, "message nacked");
+            }
+            match self.retry.settle(outcome, deliveries) {
+                Settlement::Ack => return batch.ack(index),
+                Settlement::Redeliver { delay, .. } => {
                     let wait = tokio::time::sleep(delay);
                     if self.stop.run_until_stopped(wait).await.is_none() {
                         return;
                     }
                     redelivery = true;
                 }
-                RetryDecision::DeadLetter => {
+                Settlement::DeadLetter(reason) => {
                     if let Some(message) = batch.dead(index) {
                         self.broker.dead_letter(queue, vec![(message, reason)]);
                     }

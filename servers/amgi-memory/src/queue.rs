@@ -10,11 +10,10 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
 
 use amgi_core::batch::{IncomingMessage, NOT_ACKNOWLEDGED, Outcome};
 use amgi_core::{Bindings, Headers, MessageSend};
-use amgi_server::{LANE_KEY_HEADER, RetryDecision, RetryPolicy, StopSignal};
+use amgi_server::{LANE_KEY_HEADER, RetryPolicy, Settlement, StopSignal};
 use bytes::Bytes;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
@@ -284,29 +283,22 @@ impl InFlight<'_> {
         outcomes.resize(self.messages.len(), Outcome::nacked(NOT_ACKNOWLEDGED));
         let (mut freed, mut dead, mut again) = (0, Vec::new(), Vec::new());
         for (mut message, outcome) in self.messages.drain(..).zip(outcomes) {
-            match outcome {
-                Outcome::Acked => freed += 1,
-                Outcome::Skipped => {
-                    // Not handled (an earlier message of the ordered batch was nacked): this
-                    // delivery does not count.
-                    message.deliveries = message.deliveries.saturating_sub(1);
-                    again.push((message, Duration::ZERO));
+            if outcome.is_skipped() {
+                // Not handled (an earlier message of the ordered batch was nacked): this
+                // delivery does not count.
+                message.deliveries = message.deliveries.saturating_sub(1);
+            }
+            if let Some(reason) = outcome.nack_reason() {
+                tracing::info!(address = %queue.name, deliveries = message.deliveries,
+                        max_deliveries = retry.max_deliveries, %reason, "message nacked");
+            }
+            match retry.settle(outcome, message.deliveries) {
+                Settlement::Ack => freed += 1,
+                Settlement::Redeliver { delay, .. } => again.push((message, delay)),
+                Settlement::DeadLetter(reason) => {
+                    freed += 1;
+                    dead.push((message, reason));
                 }
-                Outcome::Nacked {
-                    reason,
-                    retry: asked,
-                } => match retry.decide(message.deliveries, asked) {
-                    RetryDecision::Redeliver(delay) => {
-                        tracing::info!(address = %queue.name, deliveries = message.deliveries,
-                                max_deliveries = retry.max_deliveries, ?delay, %reason,
-                                "message nacked; redelivering");
-                        again.push((message, delay));
-                    }
-                    RetryDecision::DeadLetter => {
-                        freed += 1;
-                        dead.push((message, reason));
-                    }
-                },
             }
         }
         queue.release(freed);

@@ -85,6 +85,17 @@ fn help_lists_the_common_options_and_the_servers_own() {
     ] {
         assert!(help.contains(option), "{option} missing from:\n{help}");
     }
+    // What `app run --help` lists next to the server's name.
+    let about = MemoryCommand::new()
+        .command()
+        .get_about()
+        .map(ToString::to_string);
+    assert!(
+        about
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Serve on the embedded in-memory broker")),
+        "{about:?}"
+    );
 }
 
 /// Publishes `hello` to `greetings` from lifespan startup through the [`ServerPublisher`], and
