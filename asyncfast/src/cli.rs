@@ -310,3 +310,30 @@ impl AsyncFast {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::AsyncFast;
+
+    #[test]
+    fn a_server_whose_feature_is_off_names_the_feature() {
+        let mut app = AsyncFast::empty();
+        app.servers.retain(|server| server.name() != "kafka");
+        let message = app.unknown_server("kafka");
+        assert!(
+            message.starts_with("`run kafka` needs the `kafka` feature of asyncfast"),
+            "{message}"
+        );
+        app.servers.clear();
+        assert!(
+            app.unknown_server("kafka")
+                .ends_with("this binary has no server"),
+            "{}",
+            app.unknown_server("kafka")
+        );
+        assert!(
+            app.unknown_server("pigeon")
+                .starts_with("no server named `pigeon`")
+        );
+    }
+}
