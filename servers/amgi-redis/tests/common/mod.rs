@@ -10,6 +10,8 @@ use amgi_core::{Headers, MessageSend};
 use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 
+pub mod app;
+
 /// The Redis the tests use.
 pub const URL: &str = "redis://127.0.0.1:6379";
 
@@ -27,7 +29,7 @@ pub async fn connect() -> MultiplexedConnection {
     match tokio::time::timeout(Duration::from_secs(3), connecting).await {
         Ok(Ok(connection)) => connection,
         Ok(Err(error)) => panic!("no Redis on 127.0.0.1:6379 ({error}); start one with {START}"),
-        Err(_) => panic!("no Redis on 127.0.0.1:6379 (timed out); start one with {START}"),
+        Err(elapsed) => panic!("no Redis on 127.0.0.1:6379 ({elapsed}); start one with {START}"),
     }
 }
 
