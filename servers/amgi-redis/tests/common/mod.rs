@@ -16,8 +16,8 @@ pub mod app;
 pub const URL: &str = "redis://127.0.0.1:6379";
 
 /// How to start it.
-pub const START: &str =
-    "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no";
+pub const START: &str = "scripts/brokers-up (or: redis-server --daemonize yes --bind 127.0.0.1 \
+     --port 6379 --save '' --appendonly no)";
 
 /// A bound on every wait.
 pub const WAIT: Duration = Duration::from_secs(10);
