@@ -37,6 +37,8 @@ pub(crate) fn builtin_servers() -> Vec<Arc<dyn ServerCommand>> {
     servers.push(Arc::new(amgi_memory::MemoryCommand::new()));
     #[cfg(feature = "kafka")]
     servers.push(Arc::new(amgi_kafka::KafkaCommand));
+    #[cfg(feature = "redis")]
+    servers.push(Arc::new(amgi_redis::RedisCommand::default()));
     servers
 }
 

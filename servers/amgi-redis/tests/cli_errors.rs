@@ -90,3 +90,10 @@ async fn a_url_that_does_not_parse_names_the_option() {
     assert_eq!(error.kind(), ServeErrorKind::Config);
     assert!(error.to_string().contains("--url"), "{error}");
 }
+
+/// asyncfast's `redis` feature registers this server's command: `app run redis …`.
+#[test]
+fn asyncfast_registers_run_redis_with_its_feature() {
+    let app = asyncfast::AsyncFast::empty();
+    assert!(app.server_names().any(|name| name == "redis"));
+}
