@@ -154,6 +154,9 @@ pub(crate) struct Driver {
     pub(crate) batches: mpsc::UnboundedSender<Batch>,
     pub(crate) batch_size: usize,
     pub(crate) dead_letter: DeadLetterPolicy,
+    /// Topics subscribed to by name (no wildcard): consumed even when they are dead-letter
+    /// topics.
+    pub(crate) exact: std::collections::HashSet<String>,
     pub(crate) subscribed: Option<oneshot::Sender<Result<(), MqttError>>>,
     pub(crate) closing: Arc<std::sync::atomic::AtomicBool>,
     pub(crate) next_seq: i64,
@@ -262,7 +265,7 @@ impl Driver {
             IncomingMessage::new(headers(publish.properties.as_ref()), payload, Some(binding));
         self.acker.track(seq, publish);
         // A dead letter matched by a `+` filter is not for this server: acknowledge it.
-        if self.dead_letter.is_dead_letter_address(&topic) {
+        if self.dead_letter.is_dead_letter_address(&topic) && !self.exact.contains(&topic) {
             tracing::debug!(topic, "dead letter received: not consumed");
             self.acker.complete(seq);
             return;

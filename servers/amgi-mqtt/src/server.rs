@@ -73,6 +73,10 @@ impl<A: Application> Server<A> {
             batches: batches_tx,
             batch_size: config.batch_size,
             dead_letter: config.dead_letter.clone(),
+            exact: (config.topics.iter())
+                .filter(|topic| !topic.contains(['+', '#']))
+                .cloned()
+                .collect(),
             subscribed: Some(subscribed_tx),
             closing: Arc::clone(&closing),
             next_seq: 0,
