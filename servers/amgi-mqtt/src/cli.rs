@@ -1,0 +1,220 @@
+//! [`MqttCommand`]: `run mqtt`, serving an application on an MQTT 5 broker.
+
+use amgi_server::{ServeArgs, ServeContext, ServeError, ServerCommand};
+use clap::{Args, FromArgMatches};
+use futures_util::future::BoxFuture;
+
+use crate::{MqttConfig, Server, topic_filter};
+
+/// The arguments of `run mqtt`.
+#[derive(Debug, Args)]
+struct MqttArgs {
+    /// Topics to consume [default: every channel of the application; a template whose
+    /// placeholders are whole `/`-separated levels is consumed through a `+` filter].
+    #[arg(value_name = "ADDRESS")]
+    addresses: Vec<String>,
+    /// The broker's host.
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// The broker's port.
+    #[arg(long, value_name = "PORT", default_value_t = 1883)]
+    port: u16,
+    /// The client id: keep it the same across restarts, it names the persistent session that
+    /// holds what was not acknowledged yet.
+    #[arg(long, value_name = "ID")]
+    client_id: String,
+    /// Share the messages with the other servers of group G (`$share/G/<topic>`).
+    #[arg(long, value_name = "G")]
+    group: Option<String>,
+    /// Username to connect with.
+    #[arg(long, value_name = "U", requires = "password_env")]
+    username: Option<String>,
+    /// Name of the environment variable holding the password (never given on the command
+    /// line, never logged).
+    #[arg(long, value_name = "VAR", requires = "username")]
+    password_env: Option<String>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// `run mqtt [ADDRESS…] --host H --port P --client-id ID [--group G] [--username U
+/// --password-env VAR] [--batch-size N] [--max-deliveries N] [--drain-timeout SECS]`: serves an
+/// application on an MQTT 5 broker, QoS 1, at least once, until shutdown.
+///
+/// ```no_run
+/// # async fn f(cx: amgi_server::ServeContext) -> Result<(), amgi_server::ServeError> {
+/// use amgi_mqtt::MqttCommand;
+/// use amgi_server::ServerCommand;
+///
+/// let args = MqttCommand.command().get_matches_from(["mqtt", "orders/created", "--client-id", "orders-1"]);
+/// MqttCommand.serve(args, cx).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MqttCommand;
+
+impl ServerCommand for MqttCommand {
+    fn name(&self) -> &'static str {
+        "mqtt"
+    }
+
+    fn command(&self) -> clap::Command {
+        MqttArgs::augment_args(clap::Command::new(self.name())).about(
+            "Serve on an MQTT 5 broker (QoS 1, persistent session), at least once, until Ctrl-C \
+             or SIGTERM",
+        )
+    }
+
+    fn serve(
+        &self,
+        args: clap::ArgMatches,
+        cx: ServeContext,
+    ) -> BoxFuture<'static, Result<(), ServeError>> {
+        Box::pin(async move {
+            let args = MqttArgs::from_arg_matches(&args)
+                .map_err(|error| ServeError::config(error.to_string()))?;
+            let config = config(&args, &cx)?;
+            let handle = Server::new(cx.app, config).start().await?;
+            cx.shutdown.await;
+            handle.shutdown().await.map_err(Into::into)
+        })
+    }
+}
+
+/// The server's configuration from the arguments and the application's channels.
+fn config(args: &MqttArgs, cx: &ServeContext) -> Result<MqttConfig, ServeError> {
+    let subscription = cx.channels.resolve(&args.addresses)?;
+    let mut topics = subscription.exact;
+    if let Some(wildcard) = topics.iter().find(|topic| topic.contains(['+', '#'])) {
+        return Err(ServeError::config(format!(
+            "`{wildcard}` contains an MQTT wildcard: name a channel's address instead"
+        )));
+    }
+    for template in &subscription.templates {
+        topics.push(topic_filter(template)?);
+    }
+    let mut config = MqttConfig::new(&args.host, args.port, &args.client_id).topics(topics);
+    if let Some(group) = &args.group {
+        config = config.group(group);
+    }
+    if let (Some(username), Some(variable)) = (&args.username, &args.password_env) {
+        let password = std::env::var(variable).map_err(|_| {
+            ServeError::config(format!(
+                "--password-env {variable}: the environment variable is not set (or not UTF-8)"
+            ))
+        })?;
+        config = config.credentials(username, password);
+    }
+    let defaults = MqttConfig::new("", 0, "");
+    config = config
+        .batch_size(args.serve.batch_size(defaults.batch_size))
+        .retry(args.serve.retry(defaults.retry))
+        .deadlines(args.serve.deadlines(defaults.deadlines));
+    if args.serve.lanes.is_some() {
+        return Err(ServeError::config(
+            "--lanes is not supported by `run mqtt` yet: topics already run side by side, each in order",
+        ));
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use amgi_core::BoxApplication;
+    use amgi_server::{AddressPart, AppChannels, ChannelAddress, ServeErrorKind};
+
+    use super::*;
+
+    struct Nothing;
+    impl amgi_core::Application for Nothing {
+        async fn call(
+            &self,
+            scope: amgi_core::Scope,
+            _receive: &mut dyn amgi_core::Receiver,
+            _send: amgi_core::SharedSender,
+        ) -> Result<(), amgi_core::ApplicationError> {
+            Err(amgi_core::ApplicationError::unsupported_scope(scope.kind()))
+        }
+    }
+
+    fn context(channels: Vec<ChannelAddress>) -> ServeContext {
+        ServeContext {
+            app: BoxApplication::new(Nothing),
+            channels: AppChannels::new(channels, |_| true),
+            shutdown: Box::pin(async {}),
+        }
+    }
+
+    fn parse(args: &[&str]) -> MqttArgs {
+        let matches = MqttCommand
+            .command()
+            .try_get_matches_from(std::iter::once("mqtt").chain(args.iter().copied()))
+            .unwrap();
+        MqttArgs::from_arg_matches(&matches).unwrap()
+    }
+
+    #[test]
+    fn templates_become_plus_filters_and_groups_share_them() {
+        let sensors = ChannelAddress::new(
+            "sensors/{id}/temp",
+            vec![
+                AddressPart::Literal("sensors/".into()),
+                AddressPart::Placeholder("id".into()),
+                AddressPart::Literal("/temp".into()),
+            ],
+        );
+        let exact = ChannelAddress::new("a/b", vec![AddressPart::Literal("a/b".into())]);
+        let args = parse(&["--client-id", "c", "--group", "g", "--batch-size", "4"]);
+        let config = config(&args, &context(vec![exact, sensors])).unwrap();
+        assert_eq!(
+            config.subscription_filters(),
+            ["$share/g/a/b", "$share/g/sensors/+/temp"]
+        );
+        assert_eq!(config.batch_size, 4);
+    }
+
+    #[test]
+    fn a_dotted_template_is_a_config_error_naming_it() {
+        let orders = ChannelAddress::new(
+            "orders.{region}",
+            vec![
+                AddressPart::Literal("orders.".into()),
+                AddressPart::Placeholder("region".into()),
+            ],
+        );
+        let args = parse(&["--client-id", "c"]);
+        let error = config(&args, &context(vec![orders])).unwrap_err();
+        assert_eq!(error.kind(), ServeErrorKind::Config);
+        assert!(error.to_string().contains("orders.{region}"), "{error}");
+    }
+
+    #[test]
+    fn the_client_id_is_required_and_a_username_needs_a_password_variable() {
+        let command = MqttCommand.command();
+        assert!(command.clone().try_get_matches_from(["mqtt"]).is_err());
+        let error = command
+            .try_get_matches_from(["mqtt", "--client-id", "c", "--username", "u"])
+            .unwrap_err();
+        assert!(error.to_string().contains("--password-env"), "{error}");
+    }
+
+    #[test]
+    fn the_password_comes_from_the_environment_variable() {
+        let args = parse(&[
+            "--client-id",
+            "c",
+            "--username",
+            "u",
+            "--password-env",
+            "AMGI_MQTT_TEST_SURELY_UNSET_VARIABLE",
+        ]);
+        let exact = ChannelAddress::new("a", vec![AddressPart::Literal("a".into())]);
+        let error = config(&args, &context(vec![exact])).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("AMGI_MQTT_TEST_SURELY_UNSET_VARIABLE"),
+            "{error}"
+        );
+    }
+}

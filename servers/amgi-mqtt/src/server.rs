@@ -1,0 +1,370 @@
+//! [`Server`]: connects, subscribes, runs batches through the application and maps the
+//! outcomes onto MQTT 5 (`PUBACK`, in-process redelivery, dead-letter topics).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use amgi_core::batch::{BatchDispatcher, Publisher};
+use amgi_core::extension::{NackRetrySupport, ServerPublisher};
+use amgi_core::lifespan::{Lifespan, LifespanOptions};
+use amgi_core::{Application, LifespanScope, MessageScope, StateMap};
+use amgi_server::{DeadLetterOrigin, Settlement, StopSignal, dead_letter_headers};
+use rumqttc::v5::{AsyncClient, MqttOptions};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::connection::{self, Acker, Batch, Driver, Received};
+use crate::error::MqttErrorKind;
+use crate::publisher::{MqttPublisher, Waiters};
+use crate::{MqttConfig, MqttError};
+
+/// Requests (publishes, `PUBACK`s) queued for the event loop at most.
+const REQUEST_CAPACITY: usize = 256;
+
+/// Delay between attempts to publish a dead letter the broker did not accept.
+const DEAD_LETTER_RETRY: Duration = Duration::from_secs(1);
+
+/// An MQTT 5 server for an AMGI application: QoS 1, at least once, on a persistent session.
+///
+/// ```no_run
+/// # async fn f(app: amgi_core::BoxApplication) -> Result<(), amgi_mqtt::MqttError> {
+/// use amgi_mqtt::{MqttConfig, Server};
+///
+/// let config = MqttConfig::new("127.0.0.1", 1883, "orders-1").topics(["orders/created"]);
+/// let handle = Server::new(app, config).start().await?;
+/// // … serve until it is time to stop …
+/// handle.shutdown().await?;
+/// # Ok(()) }
+/// ```
+pub struct Server<A> {
+    app: A,
+    config: MqttConfig,
+}
+
+impl<A: Application> Server<A> {
+    /// A server running `app` with `config`.
+    pub fn new(app: A, config: MqttConfig) -> Self {
+        Self { app, config }
+    }
+
+    /// Connects (failing as [`Unreachable`](MqttErrorKind::Unreachable) within the connect
+    /// timeout when the broker is down), runs lifespan startup with a `ServerPublisher`,
+    /// subscribes, and serves in the background until [`ServerHandle::shutdown`].
+    pub async fn start(self) -> Result<ServerHandle, MqttError> {
+        let Self { app, config } = self;
+        let address = config.broker_address();
+        let (client, mut eventloop) = AsyncClient::new(options(&config), REQUEST_CAPACITY);
+        connection::connect(&mut eventloop, &address, config.connect_timeout).await?;
+
+        let waiters = Arc::new(Waiters::default());
+        let (acker, ack_task) = Acker::start(client.clone());
+        let (batches_tx, batches) = mpsc::unbounded_channel();
+        let (subscribed_tx, subscribed) = oneshot::channel();
+        let closing = Arc::new(AtomicBool::new(false));
+        let filters = connection::filters(&config.subscription_filters());
+        let driver = Driver {
+            eventloop,
+            client: client.clone(),
+            filters: filters.clone(),
+            waiters: Arc::clone(&waiters),
+            acker: Arc::clone(&acker),
+            batches: batches_tx,
+            batch_size: config.batch_size,
+            dead_letter: config.dead_letter.clone(),
+            exact: (config.topics.iter())
+                .filter(|topic| !topic.contains(['+', '#']))
+                .cloned()
+                .collect(),
+            subscribed: Some(subscribed_tx),
+            closing: Arc::clone(&closing),
+            next_seq: 0,
+        };
+        let driver = tokio::spawn(driver.run());
+        let connected = Connected {
+            client,
+            driver,
+            ack_task,
+            acker,
+            closing,
+            close: config.deadlines.close,
+        };
+
+        let (app, state) = (Arc::new(app), StateMap::new());
+        let publisher = Arc::new(MqttPublisher::new(connected.client.clone(), waiters));
+        let scope = LifespanScope::new(state.clone())
+            .with_extension(ServerPublisher(Arc::clone(&publisher) as Arc<dyn Publisher>));
+        let lifespan = match Lifespan::startup_scope(
+            Arc::clone(&app),
+            scope,
+            LifespanOptions::default(),
+        )
+        .await
+        {
+            Ok(lifespan) => lifespan,
+            Err(error) => {
+                connected.close().await;
+                return Err(MqttError::new(
+                    MqttErrorKind::Startup,
+                    format!("lifespan startup failed: {error}"),
+                    Some(Box::new(error)),
+                ));
+            }
+        };
+
+        if let Err(error) = subscribe(&connected.client, filters, subscribed, &config).await {
+            let _ = lifespan.shutdown().await;
+            connected.close().await;
+            return Err(error);
+        }
+
+        tracing::info!(broker = %address, client_id = %config.client_id,
+            topics = ?config.topics, group = ?config.group, batch_size = config.batch_size,
+            max_deliveries = config.retry.max_deliveries, "serving on MQTT 5 (QoS 1)");
+        let stop = Arc::new(StopSignal::default());
+        let consumer = Consumer {
+            dispatcher: BatchDispatcher::new(app, publisher.clone() as Arc<dyn Publisher>),
+            publisher,
+            acker: Arc::clone(&connected.acker),
+            config: config.clone(),
+            state,
+            stop: Arc::clone(&stop),
+        };
+        let consumer = tokio::spawn(Arc::new(consumer).run(batches));
+        Ok(ServerHandle {
+            stop,
+            consumer,
+            lifespan,
+            connected,
+            drain: config.deadlines.drain,
+        })
+    }
+}
+
+/// The client's options: MQTT 5, clean start off, a session expiry, manual acks.
+fn options(config: &MqttConfig) -> MqttOptions {
+    let mut options = MqttOptions::new(config.client_id.clone(), &config.host, config.port);
+    options
+        .set_clean_start(false)
+        .set_session_expiry_interval(Some(
+            u32::try_from(config.session_expiry.as_secs()).unwrap_or(u32::MAX),
+        ))
+        .set_manual_acks(true)
+        .set_keep_alive(Duration::from_secs(30))
+        .set_connection_timeout(config.connect_timeout.as_secs());
+    if let Some((username, password)) = &config.credentials {
+        options.set_credentials(username, password);
+    }
+    options
+}
+
+/// Subscribes to `filters` and waits for the broker's `SUBACK` (reported by the event loop
+/// through `subscribed`), within the connect timeout.
+async fn subscribe(
+    client: &AsyncClient,
+    filters: Vec<rumqttc::v5::mqttbytes::v5::Filter>,
+    subscribed: oneshot::Receiver<Result<(), MqttError>>,
+    config: &MqttConfig,
+) -> Result<(), MqttError> {
+    if filters.is_empty() {
+        return Ok(());
+    }
+    client
+        .subscribe_many(filters)
+        .await
+        .map_err(|error| MqttError::new(MqttErrorKind::Subscribe, error.to_string(), None))?;
+    match tokio::time::timeout(config.connect_timeout, subscribed).await {
+        Ok(Ok(answer)) => answer,
+        _ => Err(MqttError::new(
+            MqttErrorKind::Subscribe,
+            format!(
+                "no SUBACK from {} within {:?}",
+                config.broker_address(),
+                config.connect_timeout
+            ),
+            None,
+        )),
+    }
+}
+
+/// The connection's tasks, closed in order on shutdown.
+struct Connected {
+    client: AsyncClient,
+    driver: JoinHandle<()>,
+    ack_task: JoinHandle<()>,
+    acker: Arc<Acker>,
+    closing: Arc<AtomicBool>,
+    close: Duration,
+}
+
+impl Connected {
+    /// Hands over the `PUBACK`s due, disconnects (the session stays on the broker, with what
+    /// was not acknowledged), and waits for the event loop, within the close deadline.
+    async fn close(self) {
+        let closing = async {
+            self.acker.close();
+            let _ = self.ack_task.await;
+            self.closing.store(true, Ordering::Release);
+            let _ = self.client.disconnect().await;
+            let _ = (&mut { self.driver }).await;
+        };
+        if tokio::time::timeout(self.close, closing).await.is_err() {
+            tracing::warn!(close = ?self.close, "closing the MQTT connection took too long");
+        }
+    }
+}
+
+/// A running [`Server`]; [`shutdown`](Self::shutdown) stops it gracefully.
+#[must_use = "dropping the handle leaves the server running without a way to stop it"]
+pub struct ServerHandle {
+    stop: Arc<StopSignal>,
+    consumer: JoinHandle<()>,
+    lifespan: Lifespan,
+    connected: Connected,
+    drain: Duration,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle").finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// Stops taking batches, gives those in hand the drain deadline (what is unfinished then
+    /// is not acknowledged: the broker delivers it again on the next connection of this client
+    /// id), runs lifespan shutdown and disconnects.
+    pub async fn shutdown(self) -> Result<(), MqttError> {
+        self.stop.set();
+        let mut consumer = self.consumer;
+        if tokio::time::timeout(self.drain, &mut consumer)
+            .await
+            .is_err()
+        {
+            consumer.abort();
+            tracing::warn!(drain = ?self.drain, "drain deadline passed: batches in hand not acknowledged");
+        }
+        let shutdown = self.lifespan.shutdown().await;
+        self.connected.close().await;
+        shutdown.map_err(|error| {
+            MqttError::new(
+                MqttErrorKind::Shutdown,
+                format!("lifespan shutdown failed: {error}"),
+                Some(Box::new(error)),
+            )
+        })
+    }
+}
+
+/// Runs the batches of each topic in order, topics side by side.
+struct Consumer<A> {
+    dispatcher: BatchDispatcher<A>,
+    publisher: Arc<MqttPublisher>,
+    acker: Arc<Acker>,
+    config: MqttConfig,
+    state: StateMap,
+    stop: Arc<StopSignal>,
+}
+
+impl<A: Application> Consumer<A> {
+    /// Routes each batch to its topic's task until stopped, then waits for those tasks.
+    async fn run(self: Arc<Self>, mut batches: mpsc::UnboundedReceiver<Batch>) {
+        let mut topics: HashMap<String, mpsc::UnboundedSender<Vec<Received>>> = HashMap::new();
+        let mut tasks = JoinSet::new();
+        while let Some(Some(batch)) = self.stop.run_until_stopped(batches.recv()).await {
+            let sender = topics.entry(batch.topic.clone()).or_insert_with(|| {
+                let (sender, receiver) = mpsc::unbounded_channel();
+                tasks.spawn(Arc::clone(&self).topic(batch.topic.clone(), receiver));
+                sender
+            });
+            let _ = sender.send(batch.messages);
+        }
+        drop(topics);
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// The batches of one topic, one after the other.
+    async fn topic(
+        self: Arc<Self>,
+        topic: String,
+        mut batches: mpsc::UnboundedReceiver<Vec<Received>>,
+    ) {
+        while let Some(Some(batch)) = self.stop.run_until_stopped(batches.recv()).await {
+            self.handle(&topic, batch).await;
+        }
+    }
+
+    /// Runs one batch until each message is acked or dead-lettered, or the server stops (what
+    /// is left is not acknowledged).
+    async fn handle(&self, topic: &str, mut pending: Vec<Received>) {
+        while !pending.is_empty() {
+            let scope = MessageScope::new(topic)
+                .ordered(true)
+                .with_state(self.state.clone())
+                .with_extension(NackRetrySupport);
+            let messages = pending.iter().map(|r| r.message.clone()).collect();
+            let report = self.dispatcher.dispatch(scope, messages).await;
+            let (mut again, mut delay) = (Vec::new(), Duration::ZERO);
+            for (mut received, outcome) in pending.into_iter().zip(report.outcomes) {
+                if !outcome.is_skipped() {
+                    received.deliveries += 1;
+                }
+                match self.config.retry.settle(outcome, received.deliveries) {
+                    Settlement::Ack => self.acker.complete(received.seq),
+                    Settlement::Redeliver { delay: after, .. } => {
+                        delay = delay.max(after);
+                        again.push(received);
+                    }
+                    Settlement::DeadLetter(reason) => {
+                        if self.dead_letter(topic, &received, &reason).await {
+                            self.acker.complete(received.seq);
+                        } else {
+                            return; // stopped before the broker took it
+                        }
+                    }
+                }
+            }
+            let wait = tokio::time::sleep(delay);
+            if !again.is_empty() && self.stop.run_until_stopped(wait).await.is_none() {
+                return;
+            }
+            pending = again;
+        }
+    }
+
+    /// Publishes `received` to its dead-letter topic with the reason in its user properties,
+    /// trying again until the broker acks it; `false` when stopped first. With dead-lettering
+    /// disabled, the message is dropped (and logged).
+    async fn dead_letter(&self, topic: &str, received: &Received, reason: &str) -> bool {
+        let Some(to) = self.config.dead_letter.address_for(topic) else {
+            tracing::error!(topic, reason, "dead-lettering is disabled: message dropped");
+            return true;
+        };
+        let origin = DeadLetterOrigin {
+            reason,
+            deliveries: received.deliveries,
+            address: topic,
+        };
+        let headers = dead_letter_headers(&received.message.headers, origin, &[]);
+        let payload = received.message.payload.clone().unwrap_or_default();
+        loop {
+            let publish = self
+                .publisher
+                .publish_to(&to, &headers, payload.clone(), false);
+            match publish.await {
+                Ok(()) => {
+                    tracing::warn!(topic, dead_letter_topic = %to, reason, "message dead-lettered");
+                    return true;
+                }
+                Err(error) => {
+                    tracing::error!(topic, dead_letter_topic = %to, %error, "dead letter not published: trying again");
+                }
+            }
+            let wait = tokio::time::sleep(DEAD_LETTER_RETRY);
+            if self.stop.run_until_stopped(wait).await.is_none() {
+                return false;
+            }
+        }
+    }
+}
