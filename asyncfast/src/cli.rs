@@ -38,7 +38,9 @@ pub(crate) fn builtin_servers() -> Vec<Arc<dyn ServerCommand>> {
     #[cfg(feature = "kafka")]
     servers.push(Arc::new(amgi_kafka::KafkaCommand));
     #[cfg(feature = "redis")]
-    servers.push(Arc::new(amgi_redis::RedisCommand::default()));
+    servers.push(Arc::new(amgi_redis::RedisCommand));
+    #[cfg(feature = "mqtt")]
+    servers.push(Arc::new(amgi_mqtt::MqttCommand));
     servers
 }
 

@@ -152,12 +152,12 @@ async fn an_address_without_a_channel_is_a_startup_error_listing_the_channels() 
 #[tokio::test]
 async fn a_server_of_a_feature_not_enabled_names_the_feature() {
     let error = AsyncFast::new()
-        .run_with_args_until(["app", "run", "mqtt"], || async {})
+        .run_with_args_until(["app", "run", "nats"], || async {})
         .await
         .unwrap_err();
     let message = error.to_string();
     assert!(
-        message.contains("the `mqtt` feature of asyncfast"),
+        message.contains("the `nats` feature of asyncfast"),
         "{message}"
     );
     assert!(message.contains("memory"), "{message}");
