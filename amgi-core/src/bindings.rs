@@ -56,20 +56,77 @@ impl KafkaBinding {
     }
 }
 
-/// MQTT binding: quality of service and the retain flag.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// MQTT binding: quality of service, the retain flag and the MQTT 5 publish properties.
+///
+/// Inbound, a server sets every field the PUBLISH packet carried (and `topic`); outbound, a server
+/// publishes with the QoS and retain flag given here and sets the properties that are `Some`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MqttBinding {
     /// Quality of service level, 0, 1 or 2.
     pub qos: u8,
     /// Whether the broker retains the message for new subscribers.
     pub retain: bool,
+    /// The topic the message was published on (inbound only; outbound, the address is the topic).
+    pub topic: Option<String>,
+    /// MQTT 5 content type property, such as `application/json`.
+    pub content_type: Option<String>,
+    /// MQTT 5 response topic: where a requester waits for the reply.
+    pub response_topic: Option<String>,
+    /// MQTT 5 correlation data: pairs a reply with its request.
+    pub correlation_data: Option<Bytes>,
+    /// MQTT 5 message expiry interval in seconds.
+    pub message_expiry_interval: Option<u32>,
 }
 
 impl MqttBinding {
-    /// A binding with the given QoS and retain flag.
+    /// A binding with the given QoS and retain flag and no properties.
+    ///
+    /// ```
+    /// let binding = amgi_core::MqttBinding::new(1, false).response_topic("replies/42");
+    /// assert_eq!(binding.response_topic.as_deref(), Some("replies/42"));
+    /// ```
     pub fn new(qos: u8, retain: bool) -> Self {
-        Self { qos, retain }
+        Self {
+            qos,
+            retain,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the topic.
+    #[must_use]
+    pub fn topic(mut self, topic: impl Into<String>) -> Self {
+        self.topic = Some(topic.into());
+        self
+    }
+
+    /// Sets the content type property.
+    #[must_use]
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Sets the response topic property.
+    #[must_use]
+    pub fn response_topic(mut self, topic: impl Into<String>) -> Self {
+        self.response_topic = Some(topic.into());
+        self
+    }
+
+    /// Sets the correlation data property.
+    #[must_use]
+    pub fn correlation_data(mut self, data: impl Into<Bytes>) -> Self {
+        self.correlation_data = Some(data.into());
+        self
+    }
+
+    /// Sets the message expiry interval, in seconds.
+    #[must_use]
+    pub fn message_expiry_interval(mut self, seconds: u32) -> Self {
+        self.message_expiry_interval = Some(seconds);
+        self
     }
 }
 
@@ -136,12 +193,45 @@ pub struct AmqpBinding {
     pub expiration: Option<u64>,
 }
 
-/// Redis Streams binding.
+/// Redis binding: where a stream entry (or Pub/Sub message) came from, and how to trim on send.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedisBinding {
-    /// Stream entry id, such as `1700000000000-0`.
+    /// Stream entry id, such as `1700000000000-0` (inbound, streams only).
     pub stream_id: Option<String>,
+    /// The stream key, or the Pub/Sub channel, the message was read from (inbound only).
+    pub stream: Option<String>,
+    /// Outbound: trim the stream to about this many entries on `XADD` (`MAXLEN ~ n`).
+    pub maxlen: Option<u64>,
+}
+
+impl RedisBinding {
+    /// A binding with only the outbound `MAXLEN ~ n` set.
+    ///
+    /// ```
+    /// let binding = amgi_core::RedisBinding::with_maxlen(10_000);
+    /// assert_eq!(binding.maxlen, Some(10_000));
+    /// ```
+    pub fn with_maxlen(maxlen: u64) -> Self {
+        Self {
+            maxlen: Some(maxlen),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the stream entry id.
+    #[must_use]
+    pub fn stream_id(mut self, id: impl Into<String>) -> Self {
+        self.stream_id = Some(id.into());
+        self
+    }
+
+    /// Sets the stream key (or Pub/Sub channel).
+    #[must_use]
+    pub fn stream(mut self, stream: impl Into<String>) -> Self {
+        self.stream = Some(stream.into());
+        self
+    }
 }
 
 /// NATS binding.

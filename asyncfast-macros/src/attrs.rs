@@ -40,6 +40,10 @@ pub(crate) const BINDING_FIELDS: &[&str] = &[
     "kafka_partition",
     "mqtt_qos",
     "mqtt_retain",
+    "mqtt_content_type",
+    "mqtt_response_topic",
+    "mqtt_correlation_data",
+    "mqtt_message_expiry",
     "sqs_message_group_id",
     "sqs_deduplication_id",
     "sqs_delay_seconds",
@@ -47,6 +51,7 @@ pub(crate) const BINDING_FIELDS: &[&str] = &[
     "amqp_priority",
     "nats_reply",
     "redis_stream_id",
+    "redis_maxlen",
 ];
 
 /// Collects errors, keeping every one (as `serde_derive`'s `Ctxt` does).

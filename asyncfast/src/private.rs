@@ -151,16 +151,46 @@ pub mod binding_fields {
         bindings.insert(binding);
     }
 
+    fn mqtt(bindings: &Bindings) -> MqttBinding {
+        bindings.mqtt().cloned().unwrap_or_default()
+    }
+
     /// `#[binding(mqtt_qos)]`.
     pub fn mqtt_qos(bindings: &mut Bindings, value: u8) {
-        let retain = bindings.mqtt().is_some_and(|m| m.retain);
-        bindings.insert(MqttBinding::new(value, retain));
+        let mut binding = mqtt(bindings);
+        binding.qos = value;
+        bindings.insert(binding);
     }
 
     /// `#[binding(mqtt_retain)]`.
     pub fn mqtt_retain(bindings: &mut Bindings, value: bool) {
-        let qos = bindings.mqtt().map_or(0, |m| m.qos);
-        bindings.insert(MqttBinding::new(qos, value));
+        let mut binding = mqtt(bindings);
+        binding.retain = value;
+        bindings.insert(binding);
+    }
+
+    /// `#[binding(mqtt_content_type)]`.
+    pub fn mqtt_content_type(bindings: &mut Bindings, value: impl Into<String>) {
+        let binding = mqtt(bindings).content_type(value);
+        bindings.insert(binding);
+    }
+
+    /// `#[binding(mqtt_response_topic)]`.
+    pub fn mqtt_response_topic(bindings: &mut Bindings, value: impl Into<String>) {
+        let binding = mqtt(bindings).response_topic(value);
+        bindings.insert(binding);
+    }
+
+    /// `#[binding(mqtt_correlation_data)]`.
+    pub fn mqtt_correlation_data(bindings: &mut Bindings, value: impl Into<Bytes>) {
+        let binding = mqtt(bindings).correlation_data(value);
+        bindings.insert(binding);
+    }
+
+    /// `#[binding(mqtt_message_expiry)]`: seconds.
+    pub fn mqtt_message_expiry(bindings: &mut Bindings, value: u32) {
+        let binding = mqtt(bindings).message_expiry_interval(value);
+        bindings.insert(binding);
     }
 
     fn sqs(bindings: &Bindings) -> SqsBinding {
@@ -211,6 +241,13 @@ pub mod binding_fields {
     pub fn redis_stream_id(bindings: &mut Bindings, value: impl Into<String>) {
         let mut binding: RedisBinding = bindings.redis().cloned().unwrap_or_default();
         binding.stream_id = Some(value.into());
+        bindings.insert(binding);
+    }
+
+    /// `#[binding(redis_maxlen)]`: trim the stream to about this many entries.
+    pub fn redis_maxlen(bindings: &mut Bindings, value: u64) {
+        let mut binding: RedisBinding = bindings.redis().cloned().unwrap_or_default();
+        binding.maxlen = Some(value);
         bindings.insert(binding);
     }
 }
