@@ -54,6 +54,17 @@ pub(crate) const BINDING_FIELDS: &[&str] = &[
     "redis_maxlen",
 ];
 
+/// The binding fields whose value's schema goes in the AsyncAPI message binding object: the
+/// protocol and the field of its message binding object.
+pub(crate) fn documented_binding(kind: &str) -> Option<(&'static str, &'static str)> {
+    match kind {
+        "kafka_key" => Some(("kafka", "key")),
+        "mqtt_correlation_data" => Some(("mqtt", "correlationData")),
+        "mqtt_response_topic" => Some(("mqtt", "responseTopic")),
+        _ => None,
+    }
+}
+
 /// Collects errors, keeping every one (as `serde_derive`'s `Ctxt` does).
 #[derive(Default)]
 pub(crate) struct Errors {

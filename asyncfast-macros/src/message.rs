@@ -13,8 +13,8 @@ use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path, Type};
 
 use crate::attrs::{
     ADDRESS, ALIAS, BINDING, BINDING_FIELDS, CRATE, Errors, HEADER, MESSAGE, MESSAGE_OPTIONS, NAME,
-    PAYLOAD, default_crate, doc_comment, header_name, one_of, option_str, respan, template_error,
-    unknown_option, value_schema,
+    PAYLOAD, default_crate, doc_comment, documented_binding, header_name, one_of, option_str,
+    respan, template_error, unknown_option, value_schema,
 };
 use crate::template::{self, Part};
 
@@ -382,15 +382,19 @@ fn describe(
                     ty.span(),
                 ));
             }
-            Role::Binding(kind) if kind == "kafka_key" => {
-                let schema = value_schema(krate, ty, &generator);
-                let description = option_str(field.doc.as_deref());
-                statements.push(quote! {
-                    let schema = #schema;
-                    #private::sent_kafka_key(doc, #description, schema);
-                });
+            Role::Binding(kind) => {
+                if let Some((protocol, binding_field)) = documented_binding(&kind.to_string()) {
+                    let schema = value_schema(krate, ty, &generator);
+                    let description = option_str(field.doc.as_deref());
+                    statements.push(quote! {
+                        let schema = #schema;
+                        #private::sent_message_binding(
+                            doc, #protocol, #binding_field, #description, schema,
+                        );
+                    });
+                }
             }
-            Role::Binding(_) | Role::Plain => {}
+            Role::Plain => {}
         }
     }
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use asyncfast::asyncapi::{Server, SpecVersion};
-use asyncfast::extract::{Dep, KafkaKey, KafkaPartition, MqttQos};
+use asyncfast::extract::{
+    Dep, KafkaKey, KafkaPartition, MqttCorrelationData, MqttQos, MqttResponseTopic, MqttTopic,
+};
 use asyncfast::prelude::*;
 use bytes::Bytes;
 use schemars::JsonSchema;
@@ -366,6 +368,41 @@ fn kafka_key_bindings() {
     insta::assert_json_snapshot!(app().channel(handler!(bindings::on_event)).asyncapi());
 }
 
+mod mqtt_bindings {
+    use super::*;
+
+    /// A question for the pricing service, answered on the response topic.
+    #[derive(Message)]
+    #[message(address = "prices.request")]
+    pub(crate) struct PriceRequest {
+        #[payload]
+        pub(crate) sku: String,
+        /// Where the pricing service publishes its answer.
+        #[binding(mqtt_response_topic)]
+        pub(crate) reply_to: String,
+        /// Pairs the answer with this question.
+        #[binding(mqtt_correlation_data)]
+        pub(crate) correlation: Vec<u8>,
+        #[binding(mqtt_qos)]
+        pub(crate) qos: u8,
+    }
+
+    #[channel("prices.asked", sends = [PriceRequest])]
+    pub(crate) async fn on_asked(
+        response_topic: MqttResponseTopic,
+        correlation: Option<MqttCorrelationData>,
+        topic: MqttTopic,
+        body: Payload<String>,
+    ) {
+        let _ = (response_topic, correlation, topic, body);
+    }
+}
+
+#[test]
+fn mqtt_bindings() {
+    insta::assert_json_snapshot!(app().channel(handler!(mqtt_bindings::on_asked)).asyncapi());
+}
+
 mod info {
     use super::*;
 
@@ -443,6 +480,7 @@ fn rich() -> AsyncFast {
         .channel(handler!(sends::on_retry))
         .channel(handler!(sends::on_processed))
         .channel(handler!(bindings::on_event))
+        .channel(handler!(mqtt_bindings::on_asked))
         .channel(handler!(info::on_user_created))
 }
 

@@ -107,3 +107,98 @@ async fn missing_binding_nacks_naming_the_field() {
         "the message has no binding (binding: none)"
     );
 }
+
+mod mqtt_properties {
+    use asyncfast::amgi::MqttBinding;
+    use asyncfast::extract::{
+        MqttContentType, MqttCorrelationData, MqttMessageExpiry, MqttResponseTopic, MqttRetain,
+        MqttTopic,
+    };
+    use asyncfast::prelude::*;
+    use asyncfast::testing::TestClient;
+
+    #[channel("sensors.{room}")]
+    async fn on_reading(
+        room: Param<String>,
+        topic: MqttTopic,
+        retain: MqttRetain,
+        content_type: MqttContentType,
+        response_topic: MqttResponseTopic,
+        correlation: MqttCorrelationData,
+        expiry: Option<MqttMessageExpiry>,
+    ) -> Result<(), String> {
+        let seen = (
+            room.0.as_str(),
+            topic.0.as_str(),
+            *retain,
+            content_type.0.as_str(),
+            response_topic.0.as_str(),
+            &correlation.0[..],
+            expiry.map(|e| e.0),
+        );
+        (seen
+            == (
+                "kitchen",
+                "sensors/kitchen",
+                true,
+                "application/json",
+                "replies/7",
+                b"\x00\xff",
+                Some(30),
+            ))
+            .then_some(())
+            .ok_or_else(|| format!("{seen:?}"))
+    }
+
+    #[tokio::test]
+    async fn every_mqtt_property_is_extracted() {
+        let client = TestClient::new(AsyncFast::empty().channel(handler!(on_reading))).await;
+        let binding = MqttBinding::new(1, true)
+            .topic("sensors/kitchen")
+            .content_type("application/json")
+            .response_topic("replies/7")
+            .correlation_data(&b"\x00\xff"[..])
+            .message_expiry_interval(30);
+        client
+            .publish("sensors.kitchen")
+            .binding(binding)
+            .await
+            .assert_acked();
+        let outcome = client
+            .publish("sensors.kitchen")
+            .binding(MqttBinding::new(1, true).topic("sensors/kitchen"))
+            .await;
+        assert_eq!(
+            outcome.assert_nacked(),
+            "the message has no MQTT content type (binding: mqtt)"
+        );
+    }
+}
+
+mod redis_fields {
+    use asyncfast::amgi::RedisBinding;
+    use asyncfast::extract::{RedisStream, RedisStreamId};
+    use asyncfast::prelude::*;
+    use asyncfast::testing::TestClient;
+
+    #[channel("orders")]
+    async fn on_order(stream: RedisStream, id: RedisStreamId) -> Result<(), String> {
+        (stream.0 == "orders" && id.0 == "1700000000000-0")
+            .then_some(())
+            .ok_or_else(|| format!("{stream:?} {id:?}"))
+    }
+
+    #[tokio::test]
+    async fn stream_and_entry_id_are_extracted() {
+        let client = TestClient::new(AsyncFast::empty().channel(handler!(on_order))).await;
+        client
+            .publish("orders")
+            .binding(
+                RedisBinding::default()
+                    .stream("orders")
+                    .stream_id("1700000000000-0"),
+            )
+            .await
+            .assert_acked();
+    }
+}

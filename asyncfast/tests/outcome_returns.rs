@@ -235,3 +235,49 @@ fn derived_messages_encode_raw_payloads_and_bindings() {
     let expected = KafkaBinding::with_key("k").partition(2);
     assert_eq!(send.bindings.kafka(), Some(&expected));
 }
+
+#[test]
+fn derived_messages_carry_mqtt_properties_and_redis_maxlen() {
+    #[derive(Message)]
+    #[message(address = "prices.request")]
+    struct PriceRequest {
+        #[payload]
+        sku: String,
+        #[binding(mqtt_qos)]
+        qos: u8,
+        #[binding(mqtt_retain)]
+        retain: bool,
+        #[binding(mqtt_content_type)]
+        content_type: &'static str,
+        #[binding(mqtt_response_topic)]
+        reply_to: String,
+        #[binding(mqtt_correlation_data)]
+        correlation: Vec<u8>,
+        #[binding(mqtt_message_expiry)]
+        expiry: u32,
+        #[binding(redis_maxlen)]
+        maxlen: u64,
+    }
+    let send = PriceRequest {
+        sku: "sku-1".into(),
+        qos: 2,
+        retain: true,
+        content_type: "text/plain",
+        reply_to: "prices/replies/1".into(),
+        correlation: vec![0, 255],
+        expiry: 60,
+        maxlen: 1000,
+    }
+    .into_message_send()
+    .unwrap();
+    let expected = asyncfast::amgi::MqttBinding::new(2, true)
+        .content_type("text/plain")
+        .response_topic("prices/replies/1")
+        .correlation_data(vec![0u8, 255])
+        .message_expiry_interval(60);
+    assert_eq!(send.bindings.mqtt(), Some(&expected));
+    assert_eq!(
+        send.bindings.redis(),
+        Some(&asyncfast::amgi::RedisBinding::with_maxlen(1000))
+    );
+}

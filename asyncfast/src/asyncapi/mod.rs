@@ -107,21 +107,20 @@ pub mod __private {
         doc.parameter(name, parameter);
     }
 
-    /// A `#[binding(kafka_key)]` field whose value has `schema`.
-    pub fn sent_kafka_key(
+    /// A `#[binding(…)]` field documented in the message bindings: `field` of `protocol`'s
+    /// message binding object (`key` for `kafka_key`, `correlationData` for
+    /// `mqtt_correlation_data`, `responseTopic` for `mqtt_response_topic`) has `schema`.
+    pub fn sent_message_binding(
         doc: &mut OperationDoc<'_>,
+        protocol: &str,
+        field: &str,
         description: Option<&str>,
         mut schema: schemars::Schema,
     ) {
         if let Some(description) = description {
             schema.insert("description".to_owned(), description.into());
         }
-        doc.message_binding("kafka", "key", schema.to_value());
-        doc.message_binding(
-            "kafka",
-            "bindingVersion",
-            crate::extract::KAFKA_BINDING_VERSION.into(),
-        );
+        crate::extract::document_message_binding(doc, protocol, field, schema.to_value());
     }
 }
 

@@ -4,9 +4,10 @@
 //! Each reads one field of the binding the server attached to the message. A message without
 //! that binding (or with the field unset) is nacked, unless the parameter is an `Option`.
 //!
-//! In the AsyncAPI document, [`KafkaKey`] adds the Kafka message binding's `key` (raw bytes);
-//! the others describe values the broker sets per message, which AsyncAPI bindings do not
-//! declare, and add nothing.
+//! In the AsyncAPI document, [`KafkaKey`] adds the Kafka message binding's `key` (raw bytes),
+//! [`MqttCorrelationData`] and [`MqttResponseTopic`] the MQTT message binding's `correlationData`
+//! and `responseTopic`; the others describe values the broker sets per message, which AsyncAPI
+//! bindings do not declare, and add nothing.
 
 use amgi_core::Binding;
 use bytes::Bytes;
@@ -17,15 +18,54 @@ use crate::asyncapi::OperationDoc;
 
 /// The version of the Kafka bindings written.
 pub(crate) const KAFKA_BINDING_VERSION: &str = "0.5.0";
+/// The version of the MQTT bindings written.
+pub(crate) const MQTT_BINDING_VERSION: &str = "0.2.0";
+
+/// Sets `field` of `protocol`'s message binding object to `value`, with the binding version
+/// AsyncFast writes for that protocol.
+pub(crate) fn document_message_binding(
+    doc: &mut OperationDoc<'_>,
+    protocol: &str,
+    field: &str,
+    value: serde_json::Value,
+) {
+    doc.message_binding(protocol, field, value);
+    let version = match protocol {
+        "kafka" => KAFKA_BINDING_VERSION,
+        "mqtt" => MQTT_BINDING_VERSION,
+        _ => return,
+    };
+    doc.message_binding(protocol, "bindingVersion", version.into());
+}
 
 /// `KafkaKey`: the Kafka message binding's key, raw bytes.
 fn document_kafka_key(doc: &mut OperationDoc<'_>) {
-    doc.message_binding(
+    document_message_binding(
+        doc,
         "kafka",
         "key",
         serde_json::json!({"type": "string", "format": "binary"}),
     );
-    doc.message_binding("kafka", "bindingVersion", KAFKA_BINDING_VERSION.into());
+}
+
+/// `MqttCorrelationData`: the MQTT message binding's correlation data, raw bytes.
+fn document_mqtt_correlation_data(doc: &mut OperationDoc<'_>) {
+    document_message_binding(
+        doc,
+        "mqtt",
+        "correlationData",
+        serde_json::json!({"type": "string", "format": "binary"}),
+    );
+}
+
+/// `MqttResponseTopic`: the MQTT message binding's response topic, a topic name.
+fn document_mqtt_response_topic(doc: &mut OperationDoc<'_>) {
+    document_message_binding(
+        doc,
+        "mqtt",
+        "responseTopic",
+        serde_json::json!({"type": "string"}),
+    );
 }
 
 /// A binding extractor that adds nothing to the document.
@@ -126,6 +166,16 @@ binding_extractor! {
     MqttQos(u8) = "MQTT QoS", |b| match b { Binding::Mqtt(m) => Some(m.qos), _ => None }, document_nothing;
     /// The MQTT retain flag.
     MqttRetain(bool) = "MQTT retain flag", |b| match b { Binding::Mqtt(m) => Some(m.retain), _ => None }, document_nothing;
+    /// The topic the MQTT message was published on (for a template channel, the concrete topic).
+    MqttTopic(String) = "MQTT topic", |b| match b { Binding::Mqtt(m) => m.topic.clone(), _ => None }, document_nothing;
+    /// The MQTT 5 content type property.
+    MqttContentType(String) = "MQTT content type", |b| match b { Binding::Mqtt(m) => m.content_type.clone(), _ => None }, document_nothing;
+    /// The MQTT 5 response topic: where the requester waits for a reply.
+    MqttResponseTopic(String) = "MQTT response topic", |b| match b { Binding::Mqtt(m) => m.response_topic.clone(), _ => None }, document_mqtt_response_topic;
+    /// The MQTT 5 correlation data, to send back with a reply.
+    MqttCorrelationData(Bytes) = "MQTT correlation data", |b| match b { Binding::Mqtt(m) => m.correlation_data.clone(), _ => None }, document_mqtt_correlation_data;
+    /// The MQTT 5 message expiry interval, in seconds, as received.
+    MqttMessageExpiry(u32) = "MQTT message expiry interval", |b| match b { Binding::Mqtt(m) => m.message_expiry_interval, _ => None }, document_nothing;
     /// The SQS FIFO message group id.
     SqsMessageGroupId(String) = "SQS message group id", |b| match b { Binding::Sqs(s) => s.message_group_id.clone(), _ => None }, document_nothing;
     /// How many times SQS delivered the message.
@@ -138,6 +188,8 @@ binding_extractor! {
     NatsReply(String) = "NATS reply subject", |b| match b { Binding::Nats(n) => n.reply.clone(), _ => None }, document_nothing;
     /// The Redis stream entry id.
     RedisStreamId(String) = "Redis stream id", |b| match b { Binding::Redis(r) => r.stream_id.clone(), _ => None }, document_nothing;
+    /// The Redis stream key (or Pub/Sub channel) the message was read from.
+    RedisStream(String) = "Redis stream", |b| match b { Binding::Redis(r) => r.stream.clone(), _ => None }, document_nothing;
 }
 
 /// The whole binding of the message, whatever its protocol.

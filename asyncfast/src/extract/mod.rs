@@ -35,10 +35,12 @@ pub(crate) mod spec;
 mod state;
 
 pub use crate::context::Prepared;
-pub(crate) use bindings::KAFKA_BINDING_VERSION;
+pub(crate) use bindings::document_message_binding;
 pub use bindings::{
     AmqpRoutingKey, BindingRejection, KafkaKey, KafkaOffset, KafkaPartition, MissingBinding,
-    MqttQos, MqttRetain, NatsReply, NatsSubject, RedisStreamId, SqsMessageGroupId, SqsReceiveCount,
+    MqttContentType, MqttCorrelationData, MqttMessageExpiry, MqttQos, MqttResponseTopic,
+    MqttRetain, MqttTopic, NatsReply, NatsSubject, RedisStream, RedisStreamId, SqsMessageGroupId,
+    SqsReceiveCount,
 };
 pub use dependency::Dep;
 pub use header::{
