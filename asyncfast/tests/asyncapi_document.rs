@@ -463,6 +463,15 @@ fn documents_are_deterministic() {
 fn rich() -> AsyncFast {
     app()
         .server("production", Server::new("kafka.example.com:9092", "kafka"))
+        .server(
+            "sensors",
+            Server::new("mqtt.example.com:8883", "mqtt")
+                .protocol_version("5")
+                .binding("clientId", "billing-1")
+                .binding("cleanSession", false)
+                .binding("sessionExpiryInterval", 3600)
+                .binding("keepAlive", 30),
+        )
         .channel(handler!(headers::on_hello))
         .channel(handler!(payloads::on_register))
         .channel(handler!(payloads::on_status))

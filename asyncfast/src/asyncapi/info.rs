@@ -24,6 +24,7 @@ pub struct Server {
     title: Option<String>,
     summary: Option<String>,
     description: Option<String>,
+    bindings: Map<String, Value>,
 }
 
 impl Server {
@@ -42,6 +43,7 @@ impl Server {
             title: None,
             summary: None,
             description: None,
+            bindings: Map::new(),
         }
     }
 
@@ -100,6 +102,29 @@ impl Server {
         self
     }
 
+    /// Sets `field` of the server bindings object of the server's protocol, such as MQTT's
+    /// `clientId`, `cleanSession`, `sessionExpiryInterval` or `keepAlive`. AsyncFast adds the
+    /// `bindingVersion` it writes for Kafka (0.5.0) and MQTT (0.2.0).
+    ///
+    /// ```
+    /// use asyncfast::asyncapi::Server;
+    ///
+    /// let server = Server::new("broker.example.com:1883", "mqtt")
+    ///     .binding("clientId", "billing-1")
+    ///     .binding("cleanSession", false)
+    ///     .binding("sessionExpiryInterval", 3600);
+    /// let app = asyncfast::AsyncFast::empty().server("production", server);
+    /// let document = app.asyncapi();
+    /// let bindings = &document["servers"]["production"]["bindings"]["mqtt"];
+    /// assert_eq!(bindings["clientId"], "billing-1");
+    /// assert_eq!(bindings["bindingVersion"], "0.2.0");
+    /// ```
+    #[must_use]
+    pub fn binding(mut self, field: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.bindings.insert(field.into(), value.into());
+        self
+    }
+
     pub(crate) fn to_value(&self) -> Value {
         let mut object = Map::new();
         object.insert("host".to_owned(), self.host.clone().into());
@@ -115,6 +140,15 @@ impl Server {
             if let Some(value) = value {
                 object.insert(key.to_owned(), value.clone().into());
             }
+        }
+        if !self.bindings.is_empty() {
+            let mut binding = self.bindings.clone();
+            if let Some(version) = crate::extract::binding_version(&self.protocol) {
+                binding.insert("bindingVersion".to_owned(), version.into());
+            }
+            let mut bindings = Map::new();
+            bindings.insert(self.protocol.clone(), binding.into());
+            object.insert("bindings".to_owned(), bindings.into());
         }
         object.into()
     }

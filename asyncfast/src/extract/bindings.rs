@@ -30,12 +30,19 @@ pub(crate) fn document_message_binding(
     value: serde_json::Value,
 ) {
     doc.message_binding(protocol, field, value);
-    let version = match protocol {
-        "kafka" => KAFKA_BINDING_VERSION,
-        "mqtt" => MQTT_BINDING_VERSION,
-        _ => return,
-    };
-    doc.message_binding(protocol, "bindingVersion", version.into());
+    if let Some(version) = binding_version(protocol) {
+        doc.message_binding(protocol, "bindingVersion", version.into());
+    }
+}
+
+/// The version of `protocol`'s AsyncAPI bindings AsyncFast writes, for the protocols whose
+/// bindings it writes.
+pub(crate) fn binding_version(protocol: &str) -> Option<&'static str> {
+    match protocol {
+        "kafka" => Some(KAFKA_BINDING_VERSION),
+        "mqtt" => Some(MQTT_BINDING_VERSION),
+        _ => None,
+    }
 }
 
 /// `KafkaKey`: the Kafka message binding's key, raw bytes.

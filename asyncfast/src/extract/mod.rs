@@ -35,7 +35,7 @@ pub(crate) mod spec;
 mod state;
 
 pub use crate::context::Prepared;
-pub(crate) use bindings::document_message_binding;
+pub(crate) use bindings::{binding_version, document_message_binding};
 pub use bindings::{
     AmqpRoutingKey, BindingRejection, KafkaKey, KafkaOffset, KafkaPartition, MissingBinding,
     MqttContentType, MqttCorrelationData, MqttMessageExpiry, MqttQos, MqttResponseTopic,
