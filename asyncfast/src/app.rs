@@ -321,6 +321,46 @@ impl AsyncFast {
         self.publisher.clone()
     }
 
+    /// Gives the application a reply address, so that [`Publisher::request`] can await replies:
+    /// a random one, `amgi.replies.<16 hex digits>`, new at every start of the process. The
+    /// server consumes it like a channel (left out of the AsyncAPI document). See
+    /// [`replies_to`](Self::replies_to) to choose it.
+    ///
+    /// ```
+    /// let app = asyncfast::AsyncFast::empty().replies();
+    /// assert!(app.reply_address().unwrap().starts_with("amgi.replies."));
+    /// ```
+    #[must_use]
+    pub fn replies(self) -> Self {
+        let address = format!("amgi.replies.{}", crate::request::random_hex());
+        self.replies_to(address)
+    }
+
+    /// Gives the application the reply address `address` (see [`replies`](Self::replies)), for
+    /// brokers where addresses must exist beforehand or follow a naming scheme. Two processes
+    /// may share one: each takes only the replies to its own requests (the others are dropped
+    /// and, on a broker that shares the address between consumers, not seen by their owner —
+    /// so give each process its own where the broker load-balances). Calling it again has no
+    /// effect.
+    ///
+    /// ```
+    /// let app = asyncfast::AsyncFast::empty().replies_to("billing.replies.instance-1");
+    /// assert_eq!(app.reply_address(), Some("billing.replies.instance-1"));
+    /// ```
+    #[must_use]
+    pub fn replies_to(mut self, address: impl Into<String>) -> Self {
+        let inbox = Arc::new(crate::request::Inbox::new(address.into()));
+        if self.publisher.set_inbox(Arc::clone(&inbox)) {
+            self.add(Arc::new(crate::request::InboxChannel::new(inbox)));
+        }
+        self
+    }
+
+    /// The reply address, if the application has one.
+    pub fn reply_address(&self) -> Option<&str> {
+        self.publisher.inbox().map(|inbox| inbox.address())
+    }
+
     /// The channels, in the order they were added.
     pub fn channels(&self) -> impl Iterator<Item = &'static ChannelMeta> + '_ {
         self.router

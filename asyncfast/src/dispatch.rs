@@ -271,6 +271,10 @@ async fn process<H: Handler>(
             .unwrap_or_else(|panic| panicked(panic.as_ref()))
     };
     let id = message.id;
+    let outcome = match outcome {
+        Outcome::Reply(body) => crate::reply::address_reply(message, batch.address, body),
+        outcome => outcome,
+    };
     let event = match outcome {
         // The common case: nothing to publish, no future to build.
         Outcome::Ack(outgoing) if outgoing.is_empty() => SendEvent::ack(id),
@@ -305,6 +309,8 @@ async fn settle(batch: &BatchContext<'_>, id: MessageId, outcome: Outcome) -> Se
                 NackKind::Publish.default_retry(),
             ),
         },
+        // Addressed in `process` before settling.
+        Outcome::Reply(_) => SendEvent::ack(id),
         Outcome::Nack(nack) => {
             let kind = nack.kind();
             let (reason, retry) = nack.into_parts();

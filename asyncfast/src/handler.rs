@@ -45,6 +45,7 @@ pub struct ChannelMeta {
     module_path: &'static str,
     sends: Option<SendsFn>,
     package: Package,
+    hidden: bool,
 }
 
 impl ChannelMeta {
@@ -64,7 +65,21 @@ impl ChannelMeta {
                 version: "",
                 description: "",
             },
+            hidden: false,
         }
+    }
+
+    /// Leaves the channel out of the AsyncAPI document (the framework's own channels, such as
+    /// the reply address of requests).
+    #[must_use]
+    pub(crate) const fn hidden(mut self) -> Self {
+        self.hidden = true;
+        self
+    }
+
+    /// Whether the channel is left out of the AsyncAPI document.
+    pub const fn is_hidden(&self) -> bool {
+        self.hidden
     }
 
     /// Sets the description (by default the handler's doc comment).

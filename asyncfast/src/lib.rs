@@ -73,6 +73,8 @@ pub mod extract;
 mod handler;
 pub mod middleware;
 pub mod outcome;
+pub mod reply;
+pub mod request;
 mod router;
 mod sender;
 pub mod testing;
@@ -95,6 +97,8 @@ pub use error::{Error, HandlerNotReady, StartupError};
 pub use extract::{Header, Param, Payload, State};
 pub use handler::{ChannelMeta, Handler};
 pub use outcome::{IntoOutcome, Nack, NackKind, Outcome};
+pub use reply::Reply;
+pub use request::{Request, RequestError};
 pub use router::{RouteError, TemplateError};
 pub use sender::{EncodeError, Message, MessageSender, Publisher, SendMessageError};
 

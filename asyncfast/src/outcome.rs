@@ -5,7 +5,8 @@
 //! | `()` | acked |
 //! | a [`Message`] | published, then acked |
 //! | `Option<M>`, `Vec<M>` of messages | each published, then acked |
-//! | `Result<T, E>` | `Ok(t)` as `t`; `Err(e)` nacked with `e`'s `Display` (a [`Nack`] as it is) |
+//! | [`Reply<T>`](crate::Reply) | `T` sent to the request's reply address, then acked |
+//! | `Result<T, E>` | `Ok(t)` as `t`; `Err(e)` nacked with `e`'s `Display` (a [`Nack`] as it is); for `Result<Reply<T>, E>`, an error reply to the requester |
 //! | [`Outcome`] | as it says |
 //!
 //! A handler that panics has its message nacked with `handler panicked: …`.
@@ -178,11 +179,15 @@ impl fmt::Display for Nack {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
+#[non_exhaustive]
 pub enum Outcome {
     /// Publish these messages, then ack.
     Ack(Vec<MessageSend>),
     /// Nack.
     Nack(Nack),
+    /// Answer the request being handled (see [`Reply`](crate::Reply)): the reply is sent to the
+    /// request's reply address, then the request is acked.
+    Reply(crate::reply::ReplyBody),
 }
 
 impl Outcome {
@@ -196,24 +201,25 @@ impl Outcome {
         Self::Nack(Nack::new(kind, reason))
     }
 
-    /// Whether the message is to be acked.
+    /// Whether the message is to be acked (a reply is acked once sent).
     pub fn is_ack(&self) -> bool {
-        matches!(self, Self::Ack(_))
+        matches!(self, Self::Ack(_) | Self::Reply(_))
     }
 
     /// The nack reason, if nacked.
     pub fn nack_reason(&self) -> Option<&str> {
         match self {
-            Self::Ack(_) => None,
+            Self::Ack(_) | Self::Reply(_) => None,
             Self::Nack(nack) => Some(nack.reason()),
         }
     }
 
-    /// The messages to publish before acking.
+    /// The messages to publish before acking (a reply is addressed later, when its request is
+    /// known, and is not among them).
     pub fn outgoing(&self) -> &[MessageSend] {
         match self {
             Self::Ack(outgoing) => outgoing,
-            Self::Nack(_) => &[],
+            Self::Nack(_) | Self::Reply(_) => &[],
         }
     }
 
@@ -231,12 +237,21 @@ impl Outcome {
 /// A handler's return type.
 #[diagnostic::on_unimplemented(
     message = "a handler cannot return `{Self}`",
-    note = "handlers return `()`, a `#[derive(Message)]` type, `Option` or `Vec` of messages, \
+    note = "handlers return `()`, a `#[derive(Message)]` type, `Option` or `Vec` of messages, `Reply<T>`, \
             `Outcome`, or a `Result` of any of these whose error implements `Display`"
 )]
 pub trait IntoOutcome {
     /// Converts the return value.
     fn into_outcome(self) -> Outcome;
+
+    /// The outcome of `Err(e)` in a `Result<Self, E>`, given `e` as a nack: the nack itself,
+    /// except for [`Reply`](crate::Reply), which answers the requester with an error reply.
+    fn error_outcome(nack: Nack) -> Outcome
+    where
+        Self: Sized,
+    {
+        Outcome::Nack(nack)
+    }
 }
 
 impl IntoOutcome for () {
@@ -282,10 +297,12 @@ impl<T: IntoOutcome, E: fmt::Display + 'static> IntoOutcome for Result<T, E> {
     fn into_outcome(self) -> Outcome {
         match self {
             Ok(value) => value.into_outcome(),
-            Err(error) => match (&error as &dyn std::any::Any).downcast_ref::<Nack>() {
-                Some(nack) => Outcome::Nack(nack.clone()),
-                None => Outcome::nack(NackKind::HandlerError, error.to_string()),
-            },
+            Err(error) => T::error_outcome(
+                match (&error as &dyn std::any::Any).downcast_ref::<Nack>() {
+                    Some(nack) => nack.clone(),
+                    None => Nack::new(NackKind::HandlerError, error.to_string()),
+                },
+            ),
         }
     }
 }

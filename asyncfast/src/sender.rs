@@ -150,6 +150,9 @@ impl std::fmt::Debug for MessageSender {
 #[derive(Clone, Default)]
 pub struct Publisher {
     server: Arc<OnceLock<Arc<dyn amgi_core::batch::Publisher>>>,
+    /// Where replies to [`request`](Self::request)s arrive, once the application has a reply
+    /// address.
+    inbox: Arc<OnceLock<Arc<crate::request::Inbox>>>,
 }
 
 impl Publisher {
@@ -160,6 +163,15 @@ impl Publisher {
     /// Connects every clone to the server's publisher (the first server to start wins).
     pub(crate) fn connect(&self, server: Arc<dyn amgi_core::batch::Publisher>) {
         let _ = self.server.set(server);
+    }
+
+    /// Gives every clone the reply address; the first one set stays.
+    pub(crate) fn set_inbox(&self, inbox: Arc<crate::request::Inbox>) -> bool {
+        self.inbox.set(inbox).is_ok()
+    }
+
+    pub(crate) fn inbox(&self) -> Option<&Arc<crate::request::Inbox>> {
+        self.inbox.get()
     }
 
     /// Whether a server started the application, so that sending can succeed.

@@ -398,6 +398,34 @@ mod mqtt_bindings {
     }
 }
 
+mod replies {
+    use super::*;
+
+    #[derive(Deserialize, JsonSchema)]
+    pub(crate) struct Multiply {
+        pub(crate) x: i64,
+        pub(crate) y: i64,
+    }
+
+    /// Multiplies two numbers for whoever asks.
+    #[channel("multiply")]
+    pub(crate) async fn on_multiply(
+        args: Payload<Multiply>,
+    ) -> Result<asyncfast::Reply<i64>, String> {
+        Ok(asyncfast::Reply(args.x * args.y))
+    }
+}
+
+#[test]
+fn reply_objects() {
+    insta::assert_json_snapshot!(
+        app()
+            .channel(handler!(replies::on_multiply))
+            .replies()
+            .asyncapi()
+    );
+}
+
 #[test]
 fn mqtt_bindings() {
     insta::assert_json_snapshot!(app().channel(handler!(mqtt_bindings::on_asked)).asyncapi());
@@ -490,6 +518,7 @@ fn rich() -> AsyncFast {
         .channel(handler!(sends::on_processed))
         .channel(handler!(bindings::on_event))
         .channel(handler!(mqtt_bindings::on_asked))
+        .channel(handler!(replies::on_multiply))
         .channel(handler!(info::on_user_created))
 }
 

@@ -48,7 +48,7 @@ impl Middleware for Swallow {
     async fn handle(&self, ctx: &mut MessageContext<'_>, next: Next<'_>) -> Outcome {
         match next.run(ctx).await {
             Outcome::Nack(_) => Outcome::ack(),
-            ack @ Outcome::Ack(_) => ack,
+            answered => answered,
         }
     }
 }

@@ -17,22 +17,48 @@ const DEFAULT_TITLE: &str = "AsyncFast application";
 /// Used when neither the application nor its channels' package give a version.
 const DEFAULT_VERSION: &str = "0.1.0";
 
+/// The headers of every reply: the request's correlation id, and the reason of an error reply.
+fn reply_headers() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            crate::reply::CORRELATION_ID_HEADER: {
+                "type": "string",
+                "description": "The request's correlation id.",
+            },
+            crate::reply::REPLY_ERROR_HEADER: {
+                "type": "string",
+                "description": "Set on an error reply (which has no payload): why the request failed.",
+            },
+        },
+    })
+}
+
 /// The document of `app`.
 pub(crate) fn build(app: &AsyncFast, version: SpecVersion) -> Value {
     let mut generator = schema::generator();
     let mut builder = Builder::default();
     let mut outgoing = Vec::new();
-    for meta in app.channels() {
+    for meta in app.channels().filter(|meta| !meta.is_hidden()) {
         let mut doc = OperationDoc::new(&mut generator, meta.address());
         for spec in meta.param_specs() {
             if let Some(document) = spec.document_fn() {
                 document(spec, &mut doc);
             }
         }
-        builder.receive(meta, doc.finish());
+        let parts = doc.finish();
+        let mut reply = None;
         if let Some(sends) = meta.sends_fn() {
-            sends(&mut Sends::new(&mut outgoing));
+            let mut sends_to = Sends::new(&mut outgoing);
+            sends(&mut sends_to);
+            reply = sends_to.take_reply();
         }
+        let reply = reply.map(|reply| {
+            let mut doc = OperationDoc::new(&mut generator, meta.address());
+            (reply.describe)(&mut doc);
+            doc.finish()
+        });
+        builder.receive(meta, parts, reply);
     }
     for message in &outgoing {
         let mut doc = OperationDoc::new(&mut generator, message.address);
@@ -149,8 +175,14 @@ struct Entry<'a> {
 }
 
 impl Builder {
-    /// The channel, message and `receive…` operation of one handler.
-    fn receive(&mut self, meta: &ChannelMeta, parts: OperationParts) {
+    /// The channel, message and `receive…` operation of one handler, and the `reply` of that
+    /// operation when the handler answers requests.
+    fn receive(
+        &mut self,
+        meta: &ChannelMeta,
+        parts: OperationParts,
+        reply: Option<OperationParts>,
+    ) {
         let channel_key = self.channel_names.claim(&pascal_case(meta.name()));
         let message_key = self.message_names.claim(&format!("{channel_key}Message"));
         let operation_key = self.operation_names.claim(&format!("receive{channel_key}"));
@@ -158,15 +190,62 @@ impl Builder {
             Entry {
                 action: "receive",
                 address: meta.address(),
-                channel_key,
+                channel_key: channel_key.clone(),
                 message_key,
-                operation_key,
+                operation_key: operation_key.clone(),
                 channel_description: meta.description_text(),
                 operation_docs: meta.description_text(),
                 message_docs: None,
             },
             parts,
         );
+        if let Some(reply) = reply {
+            self.reply(&channel_key, &operation_key, reply);
+        }
+    }
+
+    /// The reply of operation `operation_key`: a channel without an address (the requester
+    /// names it in the request's `reply-to` header) holding the reply message.
+    fn reply(&mut self, channel_key: &str, operation_key: &str, parts: OperationParts) {
+        let reply_channel = self.channel_names.claim(&format!("{channel_key}Reply"));
+        let reply_message = self.message_names.claim(&format!("{channel_key}Reply"));
+        let mut message = Map::new();
+        if let Some((payload, content_type)) = parts.payload {
+            message.insert("payload".to_owned(), payload);
+            if let Some(content_type) = content_type {
+                message.insert("contentType".to_owned(), content_type.into());
+            }
+        }
+        message.insert(
+            "summary".to_owned(),
+            "The answer, sent to the request's reply address with its correlation id.".into(),
+        );
+        self.messages.push(MessageEntry {
+            key: reply_message.clone(),
+            object: message,
+            headers: Some(reply_headers()),
+        });
+        let channel_ref = format!("#/channels/{reply_channel}");
+        self.channels.insert(
+            reply_channel.clone(),
+            json!({
+                "address": null,
+                "description": "The reply address the requester names in its `reply-to` header.",
+                "messages": {
+                    &reply_message: reference(&format!("#/components/messages/{reply_message}")),
+                },
+            }),
+        );
+        if let Some(Value::Object(operation)) = self.operations.get_mut(operation_key) {
+            operation.insert(
+                "reply".to_owned(),
+                json!({
+                    "address": { "location": "$message.header#/reply-to" },
+                    "channel": reference(&channel_ref),
+                    "messages": [reference(&format!("{channel_ref}/messages/{reply_message}"))],
+                }),
+            );
+        }
     }
 
     /// The channel, message and `send…` operation of one outgoing message type.

@@ -78,6 +78,20 @@ pub(crate) struct OutgoingMessage {
 /// ```
 pub struct Sends<'a> {
     messages: &'a mut Vec<OutgoingMessage>,
+    reply: Option<OutgoingReply>,
+}
+
+/// The reply a handler answers requests with ([`Reply<T>`](crate::Reply)): how to document its
+/// payload.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutgoingReply {
+    pub(crate) describe: fn(&mut OperationDoc<'_>),
+}
+
+/// Documents `T` as a JSON reply payload.
+fn describe_reply<T: schemars::JsonSchema + 'static>(doc: &mut OperationDoc<'_>) {
+    let payload = super::schema::sent_payload::<T>(doc.generator());
+    doc.payload(payload);
 }
 
 impl std::fmt::Debug for Sends<'_> {
@@ -90,7 +104,23 @@ impl std::fmt::Debug for Sends<'_> {
 
 impl<'a> Sends<'a> {
     pub(crate) fn new(messages: &'a mut Vec<OutgoingMessage>) -> Self {
-        Self { messages }
+        Self {
+            messages,
+            reply: None,
+        }
+    }
+
+    /// The handler answers requests with a `T` ([`Reply<T>`](crate::Reply)): its receive
+    /// operation gets a `reply` object.
+    pub fn reply<T: schemars::JsonSchema + 'static>(&mut self) {
+        self.reply = Some(OutgoingReply {
+            describe: describe_reply::<T>,
+        });
+    }
+
+    /// The reply recorded by [`reply`](Self::reply), if any.
+    pub(crate) fn take_reply(&mut self) -> Option<OutgoingReply> {
+        self.reply.take()
     }
 
     /// Adds message type `M`; a type added twice is documented once.

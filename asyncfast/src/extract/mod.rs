@@ -35,13 +35,13 @@ pub(crate) mod spec;
 mod state;
 
 pub use crate::context::Prepared;
-pub(crate) use bindings::{binding_version, document_message_binding};
 pub use bindings::{
     AmqpRoutingKey, BindingRejection, KafkaKey, KafkaOffset, KafkaPartition, MissingBinding,
     MqttContentType, MqttCorrelationData, MqttMessageExpiry, MqttQos, MqttResponseTopic,
     MqttRetain, MqttTopic, NatsReply, NatsSubject, RedisStream, RedisStreamId, SqsMessageGroupId,
     SqsReceiveCount,
 };
+pub(crate) use bindings::{binding_version, document_message_binding};
 pub use dependency::Dep;
 pub use header::{
     Header, HeaderRejection, HeaderValue, HeaderValueError, InvalidHeader, MissingHeader,
