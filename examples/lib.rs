@@ -9,6 +9,7 @@
 //! | `state` | `State<T>` from `AsyncFast::state` |
 //! | `sending` | returning a `#[derive(Message)]`, and `MessageSender` |
 //! | `publisher` | `AsyncFast::publisher()`: sending from outside any handler |
+//! | `rpc` | request/reply: a `multiply(x, y)` service answering with `Reply<T>`, a client asking with `Publisher::request` |
 //! | `lifespan` | startup and shutdown hooks |
 //! | `middleware` | layers around every message, and their order |
 //! | `testing` | `TestClient`: an application tested without a broker |
@@ -149,4 +150,6 @@ mod guide {
     mod testing {}
     #[doc = include_str!("../docs/guide/running.md")]
     mod running {}
+    #[doc = include_str!("../docs/guide/request-reply.md")]
+    mod request_reply {}
 }
