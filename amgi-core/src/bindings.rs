@@ -142,6 +142,11 @@ pub struct SqsBinding {
     pub delay_seconds: Option<u32>,
     /// How many times the message has been received (`ApproximateReceiveCount`, inbound only).
     pub receive_count: Option<u32>,
+    /// The message id SQS assigned (inbound only).
+    pub message_id: Option<String>,
+    /// When SQS received the message, milliseconds since the Unix epoch (`SentTimestamp`,
+    /// inbound only).
+    pub sent_timestamp: Option<i64>,
 }
 
 impl SqsBinding {
@@ -173,6 +178,20 @@ impl SqsBinding {
         self.receive_count = Some(count);
         self
     }
+
+    /// Sets the message id.
+    #[must_use]
+    pub fn message_id(mut self, id: impl Into<String>) -> Self {
+        self.message_id = Some(id.into());
+        self
+    }
+
+    /// Sets the sent timestamp (milliseconds since the Unix epoch).
+    #[must_use]
+    pub fn sent_timestamp(mut self, millis: i64) -> Self {
+        self.sent_timestamp = Some(millis);
+        self
+    }
 }
 
 /// AMQP 0-9-1 binding.
@@ -191,6 +210,12 @@ pub struct AmqpBinding {
     pub priority: Option<u8>,
     /// Per-message TTL in milliseconds (`expiration` property).
     pub expiration: Option<u64>,
+    /// `message_id` property.
+    pub message_id: Option<String>,
+    /// `content_type` property, such as `application/json`.
+    pub content_type: Option<String>,
+    /// `delivery_mode` property: 1 transient, 2 persistent.
+    pub delivery_mode: Option<u8>,
 }
 
 /// Redis binding: where a stream entry (or Pub/Sub message) came from, and how to trim on send.

@@ -230,6 +230,41 @@ pub mod binding_fields {
         bindings.insert(binding);
     }
 
+    /// `#[binding(amqp_correlation_id)]`.
+    pub fn amqp_correlation_id(bindings: &mut Bindings, value: impl Into<String>) {
+        let mut binding: AmqpBinding = bindings.amqp().cloned().unwrap_or_default();
+        binding.correlation_id = Some(value.into());
+        bindings.insert(binding);
+    }
+
+    /// `#[binding(amqp_reply_to)]`.
+    pub fn amqp_reply_to(bindings: &mut Bindings, value: impl Into<String>) {
+        let mut binding: AmqpBinding = bindings.amqp().cloned().unwrap_or_default();
+        binding.reply_to = Some(value.into());
+        bindings.insert(binding);
+    }
+
+    /// `#[binding(amqp_expiration)]`: milliseconds.
+    pub fn amqp_expiration(bindings: &mut Bindings, value: u64) {
+        let mut binding: AmqpBinding = bindings.amqp().cloned().unwrap_or_default();
+        binding.expiration = Some(value);
+        bindings.insert(binding);
+    }
+
+    /// `#[binding(amqp_message_id)]`.
+    pub fn amqp_message_id(bindings: &mut Bindings, value: impl Into<String>) {
+        let mut binding: AmqpBinding = bindings.amqp().cloned().unwrap_or_default();
+        binding.message_id = Some(value.into());
+        bindings.insert(binding);
+    }
+
+    /// `#[binding(amqp_delivery_mode)]`: 1 transient, 2 persistent.
+    pub fn amqp_delivery_mode(bindings: &mut Bindings, value: u8) {
+        let mut binding: AmqpBinding = bindings.amqp().cloned().unwrap_or_default();
+        binding.delivery_mode = Some(value);
+        bindings.insert(binding);
+    }
+
     /// `#[binding(nats_reply)]`.
     pub fn nats_reply(bindings: &mut Bindings, value: impl Into<String>) {
         let mut binding: NatsBinding = bindings.nats().cloned().unwrap_or_default();

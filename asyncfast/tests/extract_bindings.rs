@@ -202,3 +202,66 @@ mod redis_fields {
             .assert_acked();
     }
 }
+
+mod sqs_and_amqp_fields {
+    use asyncfast::amgi::{AmqpBinding, SqsBinding};
+    use asyncfast::extract::{
+        AmqpCorrelationId, AmqpExchange, AmqpMessageId, AmqpPriority, AmqpReplyTo,
+        SqsMessageDeduplicationId, SqsMessageId, SqsSentTimestamp,
+    };
+    use asyncfast::prelude::*;
+    use asyncfast::testing::TestClient;
+
+    #[channel("sqs.fifo")]
+    async fn on_sqs(
+        dedup: SqsMessageDeduplicationId,
+        id: SqsMessageId,
+        sent: SqsSentTimestamp,
+    ) -> Result<(), String> {
+        let seen = (dedup.0.as_str(), id.0.as_str(), sent.0);
+        (seen == ("d-1", "m-1", 1_700_000_000_000))
+            .then_some(())
+            .ok_or_else(|| format!("{seen:?}"))
+    }
+
+    #[channel("amqp")]
+    async fn on_amqp(
+        exchange: AmqpExchange,
+        correlation: AmqpCorrelationId,
+        reply_to: AmqpReplyTo,
+        priority: AmqpPriority,
+        message_id: Option<AmqpMessageId>,
+    ) -> Result<(), String> {
+        let seen = (
+            exchange.0.as_str(),
+            correlation.0.as_str(),
+            reply_to.0.as_str(),
+            priority.0,
+            message_id.map(|m| m.0),
+        );
+        (seen == ("orders", "c-1", "amq.rabbitmq.reply-to", 5, None))
+            .then_some(())
+            .ok_or_else(|| format!("{seen:?}"))
+    }
+
+    #[tokio::test]
+    async fn sqs_and_amqp_fields_are_extracted() {
+        let client = TestClient::new(
+            AsyncFast::empty()
+                .channel(handler!(on_sqs))
+                .channel(handler!(on_amqp)),
+        )
+        .await;
+        let sqs = SqsBinding::with_group("g")
+            .deduplication_id("d-1")
+            .message_id("m-1")
+            .sent_timestamp(1_700_000_000_000);
+        client.publish("sqs.fifo").binding(sqs).await.assert_acked();
+        let mut amqp = AmqpBinding::default();
+        amqp.exchange = Some("orders".into());
+        amqp.correlation_id = Some("c-1".into());
+        amqp.reply_to = Some("amq.rabbitmq.reply-to".into());
+        amqp.priority = Some(5);
+        client.publish("amqp").binding(amqp).await.assert_acked();
+    }
+}

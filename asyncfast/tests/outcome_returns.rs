@@ -281,3 +281,43 @@ fn derived_messages_carry_mqtt_properties_and_redis_maxlen() {
         Some(&asyncfast::amgi::RedisBinding::with_maxlen(1000))
     );
 }
+
+#[test]
+fn derived_messages_carry_amqp_properties() {
+    #[derive(Message)]
+    #[message(address = "invoices")]
+    struct Invoice {
+        #[payload]
+        body: String,
+        #[binding(amqp_routing_key)]
+        routing_key: &'static str,
+        #[binding(amqp_correlation_id)]
+        correlation: String,
+        #[binding(amqp_reply_to)]
+        reply_to: &'static str,
+        #[binding(amqp_expiration)]
+        expiration: u64,
+        #[binding(amqp_message_id)]
+        id: String,
+        #[binding(amqp_delivery_mode)]
+        mode: u8,
+    }
+    let send = Invoice {
+        body: "due".into(),
+        routing_key: "invoices.eu",
+        correlation: "c-2".into(),
+        reply_to: "billing.replies",
+        expiration: 60_000,
+        id: "inv-1".into(),
+        mode: 2,
+    }
+    .into_message_send()
+    .unwrap();
+    let amqp = send.bindings.amqp().unwrap();
+    assert_eq!(amqp.routing_key.as_deref(), Some("invoices.eu"));
+    assert_eq!(amqp.correlation_id.as_deref(), Some("c-2"));
+    assert_eq!(amqp.reply_to.as_deref(), Some("billing.replies"));
+    assert_eq!(amqp.expiration, Some(60_000));
+    assert_eq!(amqp.message_id.as_deref(), Some("inv-1"));
+    assert_eq!(amqp.delivery_mode, Some(2));
+}

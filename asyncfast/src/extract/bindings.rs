@@ -187,6 +187,22 @@ binding_extractor! {
     SqsMessageGroupId(String) = "SQS message group id", |b| match b { Binding::Sqs(s) => s.message_group_id.clone(), _ => None }, document_nothing;
     /// How many times SQS delivered the message.
     SqsReceiveCount(u32) = "SQS receive count", |b| match b { Binding::Sqs(s) => s.receive_count, _ => None }, document_nothing;
+    /// The SQS FIFO deduplication id.
+    SqsMessageDeduplicationId(String) = "SQS deduplication id", |b| match b { Binding::Sqs(s) => s.message_deduplication_id.clone(), _ => None }, document_nothing;
+    /// The message id SQS assigned.
+    SqsMessageId(String) = "SQS message id", |b| match b { Binding::Sqs(s) => s.message_id.clone(), _ => None }, document_nothing;
+    /// When SQS received the message, milliseconds since the Unix epoch.
+    SqsSentTimestamp(i64) = "SQS sent timestamp", |b| match b { Binding::Sqs(s) => s.sent_timestamp, _ => None }, document_nothing;
+    /// The AMQP exchange the message was published to.
+    AmqpExchange(String) = "AMQP exchange", |b| match b { Binding::Amqp(a) => a.exchange.clone(), _ => None }, document_nothing;
+    /// The AMQP `correlation_id` property.
+    AmqpCorrelationId(String) = "AMQP correlation id", |b| match b { Binding::Amqp(a) => a.correlation_id.clone(), _ => None }, document_nothing;
+    /// The AMQP `reply_to` property.
+    AmqpReplyTo(String) = "AMQP reply-to", |b| match b { Binding::Amqp(a) => a.reply_to.clone(), _ => None }, document_nothing;
+    /// The AMQP message priority.
+    AmqpPriority(u8) = "AMQP priority", |b| match b { Binding::Amqp(a) => a.priority, _ => None }, document_nothing;
+    /// The AMQP `message_id` property.
+    AmqpMessageId(String) = "AMQP message id", |b| match b { Binding::Amqp(a) => a.message_id.clone(), _ => None }, document_nothing;
     /// The AMQP routing key.
     AmqpRoutingKey(String) = "AMQP routing key", |b| match b { Binding::Amqp(a) => a.routing_key.clone(), _ => None }, document_nothing;
     /// The NATS subject.

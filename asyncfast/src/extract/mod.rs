@@ -36,10 +36,11 @@ mod state;
 
 pub use crate::context::Prepared;
 pub use bindings::{
-    AmqpRoutingKey, BindingRejection, KafkaKey, KafkaOffset, KafkaPartition, MissingBinding,
-    MqttContentType, MqttCorrelationData, MqttMessageExpiry, MqttQos, MqttResponseTopic,
-    MqttRetain, MqttTopic, NatsReply, NatsSubject, RedisStream, RedisStreamId, SqsMessageGroupId,
-    SqsReceiveCount,
+    AmqpCorrelationId, AmqpExchange, AmqpMessageId, AmqpPriority, AmqpReplyTo, AmqpRoutingKey,
+    BindingRejection, KafkaKey, KafkaOffset, KafkaPartition, MissingBinding, MqttContentType,
+    MqttCorrelationData, MqttMessageExpiry, MqttQos, MqttResponseTopic, MqttRetain, MqttTopic,
+    NatsReply, NatsSubject, RedisStream, RedisStreamId, SqsMessageDeduplicationId,
+    SqsMessageGroupId, SqsMessageId, SqsReceiveCount, SqsSentTimestamp,
 };
 pub(crate) use bindings::{binding_version, document_message_binding};
 pub use dependency::Dep;
