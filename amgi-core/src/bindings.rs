@@ -288,8 +288,8 @@ pub enum Binding {
     Mqtt(MqttBinding),
     /// Amazon SQS.
     Sqs(SqsBinding),
-    /// AMQP 0-9-1.
-    Amqp(AmqpBinding),
+    /// AMQP 0-9-1 (boxed: its properties would make every binding, and so every message, larger).
+    Amqp(Box<AmqpBinding>),
     /// Redis Streams.
     Redis(RedisBinding),
     /// NATS.
@@ -332,10 +332,15 @@ binding_from!(
     KafkaBinding => Kafka,
     MqttBinding => Mqtt,
     SqsBinding => Sqs,
-    AmqpBinding => Amqp,
     RedisBinding => Redis,
     NatsBinding => Nats,
 );
+
+impl From<AmqpBinding> for Binding {
+    fn from(binding: AmqpBinding) -> Self {
+        Self::Amqp(Box::new(binding))
+    }
+}
 
 impl From<OtherBinding> for Binding {
     fn from(binding: OtherBinding) -> Self {
@@ -367,7 +372,7 @@ macro_rules! bindings_getter {
         #[doc = concat!("The ", stringify!($variant), " binding, if present.")]
         pub fn $name(&self) -> Option<&$ty> {
             self.items.iter().find_map(|b| match b {
-                Binding::$variant(inner) => Some(inner),
+                Binding::$variant(inner) => Some(std::borrow::Borrow::borrow(inner)),
                 _ => None,
             })
         }

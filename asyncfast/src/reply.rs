@@ -128,7 +128,7 @@ fn reply_route(request: &MessageReceive) -> Option<MessageSend> {
         Some(Binding::Amqp(amqp)) => amqp.reply_to.as_ref().map(|reply_to| {
             let mut binding = AmqpBinding::default();
             binding.correlation_id.clone_from(&amqp.correlation_id);
-            (reply_to.clone(), Some(Binding::Amqp(binding)))
+            (reply_to.clone(), Some(Binding::from(binding)))
         }),
         _ => None,
     };
@@ -240,7 +240,7 @@ mod tests {
         amqp.reply_to = Some("amq.rabbitmq.reply-to.g1".into());
         amqp.correlation_id = Some("c-9".into());
         let outcome = address_reply(
-            &request(Headers::new(), Some(Binding::Amqp(amqp))),
+            &request(Headers::new(), Some(Binding::from(amqp))),
             "rpc",
             ReplyBody::answer(&b"1"[..]),
         );
