@@ -108,6 +108,11 @@ impl SendError {
         self.id
     }
 
+    /// The human-readable detail, if any.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
     /// Whether sending the same event again may succeed (only transport failures may).
     pub fn is_retryable(&self) -> bool {
         self.kind == SendErrorKind::Transport

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use amgi_core::extension::ServerPublisher;
+use amgi_core::extension::{ServerPublisher, ServerRequester};
 use amgi_core::{
     Application, ApplicationError, LifespanScope, ReceiveEvent, Receiver, Scope, SendEvent,
     SharedSender,
@@ -387,6 +387,9 @@ impl AsyncFast {
         }
         if let Some(server) = scope.extensions.get::<ServerPublisher>() {
             self.publisher.connect(Arc::clone(&server.0));
+        }
+        if let Some(requester) = scope.extensions.get::<ServerRequester>() {
+            self.publisher.connect_requester(Arc::clone(&requester.0));
         }
         for seed in &self.seeds {
             seed(state);

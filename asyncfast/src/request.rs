@@ -1,5 +1,7 @@
 //! Asking: [`Publisher::request`](crate::Publisher::request) sends a request and awaits its typed
-//! reply, which arrives on the application's reply address ([`AsyncFast::replies`]).
+//! reply, which arrives on the application's reply address ([`AsyncFast::replies`]) — or, on a
+//! server with native request/reply (a [`ServerRequester`](amgi_core::extension::ServerRequester):
+//! NATS inboxes, AMQP direct reply-to), the broker's own way, with no reply address needed.
 //!
 //! A request is a message with two headers: `reply-to`, the application's reply address, and
 //! `correlation-id`, unique per request. The server consumes the reply address like any channel
@@ -245,6 +247,13 @@ async fn ask<R: DeserializeOwned>(request: Request<R>) -> Result<R, RequestError
     } = request;
     let mut message = message.map_err(SendMessageError::from)?;
     let address = message.address.to_string();
+    if let Some(requester) = publisher.requester() {
+        return match requester.request(message, timeout).await {
+            Ok(reply) => decode(address, &reply.headers, reply.payload),
+            Err(error) if is_timeout(&error) => Err(RequestError::TimedOut { address, timeout }),
+            Err(error) => Err(SendMessageError::from(error).into()),
+        };
+    }
     let Some(inbox) = publisher.inbox() else {
         return Err(RequestError::NoReplyAddress { address });
     };
@@ -264,19 +273,36 @@ async fn ask<R: DeserializeOwned>(request: Request<R>) -> Result<R, RequestError
         inbox.forget(&id);
         return Err(RequestError::TimedOut { address, timeout });
     };
-    if let Some(reason) = arrived.headers.get(REPLY_ERROR_HEADER.as_bytes()) {
+    decode(address, &arrived.headers, arrived.payload)
+}
+
+/// Whether a native requester's error says that no reply came in time.
+fn is_timeout(error: &amgi_core::SendError) -> bool {
+    error
+        .detail()
+        .is_some_and(|detail| detail.starts_with(amgi_core::extension::REQUEST_TIMED_OUT))
+}
+
+/// The reply's value: the handler's error for an error reply, else the payload decoded as `R`.
+fn decode<R: DeserializeOwned>(
+    address: String,
+    headers: &Headers,
+    payload: Option<Bytes>,
+) -> Result<R, RequestError> {
+    if let Some(reason) = headers.get(REPLY_ERROR_HEADER.as_bytes()) {
         return Err(RequestError::Remote {
             address,
             reason: String::from_utf8_lossy(reason).into_owned(),
         });
     }
-    let payload = arrived.payload.unwrap_or_default();
+    let payload = payload.unwrap_or_default();
     serde_json::from_slice(&payload).map_err(|source| RequestError::Decode { address, source })
 }
 
 impl Publisher {
     /// Sends `payload` (as JSON) to `address` as a request, and awaits the reply, decoded as
-    /// `R`. Needs a reply address ([`AsyncFast::replies`](crate::AsyncFast::replies)).
+    /// `R`. Needs a reply address ([`AsyncFast::replies`](crate::AsyncFast::replies)) unless the
+    /// server has native request/reply.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

@@ -153,6 +153,8 @@ pub struct Publisher {
     /// Where replies to [`request`](Self::request)s arrive, once the application has a reply
     /// address.
     inbox: Arc<OnceLock<Arc<crate::request::Inbox>>>,
+    /// The server's native request/reply, when it has one (NATS, AMQP).
+    requester: Arc<OnceLock<Arc<dyn amgi_core::extension::Requester>>>,
 }
 
 impl Publisher {
@@ -163,6 +165,15 @@ impl Publisher {
     /// Connects every clone to the server's publisher (the first server to start wins).
     pub(crate) fn connect(&self, server: Arc<dyn amgi_core::batch::Publisher>) {
         let _ = self.server.set(server);
+    }
+
+    /// Connects every clone to the server's native requester (the first server wins).
+    pub(crate) fn connect_requester(&self, requester: Arc<dyn amgi_core::extension::Requester>) {
+        let _ = self.requester.set(requester);
+    }
+
+    pub(crate) fn requester(&self) -> Option<&Arc<dyn amgi_core::extension::Requester>> {
+        self.requester.get()
     }
 
     /// Gives every clone the reply address; the first one set stays.

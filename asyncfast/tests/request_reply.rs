@@ -164,3 +164,30 @@ async fn the_reply_address_is_not_documented() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_test_client_answers_requests_without_a_broker() {
+    // No reply address: the test client is the server, and answers requests natively.
+    let app = AsyncFast::empty()
+        .channel(handler!(multiply))
+        .channel(handler!(ignore));
+    let publisher = app.publisher();
+    let client = asyncfast::testing::TestClient::new(app).await;
+    let product: i64 = publisher
+        .request("multiply", &Multiply { x: 6, y: 7 })
+        .timeout(WAIT)
+        .await
+        .unwrap();
+    assert_eq!(product, 42);
+    let error = publisher
+        .request::<i64>("multiply", &Multiply { x: i64::MAX, y: 2 })
+        .await
+        .unwrap_err();
+    assert!(matches!(error, RequestError::Remote { .. }), "{error:?}");
+    let error = publisher
+        .request::<i64>("ignore", &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, RequestError::TimedOut { .. }), "{error:?}");
+    assert!(client.take_stray_sent().is_empty());
+}

@@ -36,15 +36,16 @@
 // Assertion helpers panic by design; each says so in its name.
 #![allow(clippy::missing_panics_doc)]
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use amgi_core::batch::{BatchDispatcher, BatchReport, IncomingMessage, NOT_ACKNOWLEDGED};
-use amgi_core::extension::ServerPublisher;
+use amgi_core::extension::{ServerPublisher, ServerRequester};
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
 use amgi_core::{
     Application, BoxApplication, LifespanError, LifespanScope, MessageScope, MessageSend, StateMap,
 };
 
+mod loopback;
 mod outcome;
 mod publish;
 mod recorder;
@@ -56,10 +57,15 @@ use recorder::{Checked, RECORD, Record, RecordingPublisher};
 
 /// Drives an application the way a server does, for tests. See the [module docs](self).
 pub struct TestClient {
+    core: Arc<ClientCore>,
+    lifespan: Option<Lifespan>,
+}
+
+/// What a [`TestClient`] and its loopback requester share.
+pub(crate) struct ClientCore {
     dispatcher: BatchDispatcher<Checked<BoxApplication>>,
     publisher: Arc<RecordingPublisher>,
     state: StateMap,
-    lifespan: Option<Lifespan>,
 }
 
 impl std::fmt::Debug for TestClient {
@@ -82,21 +88,34 @@ impl TestClient {
     }
 
     /// Runs lifespan startup; returns its error if the application fails to start.
+    ///
+    /// The application's [`Publisher`](crate::Publisher) is connected to the client: what it
+    /// sends lands in [`take_stray_sent`](Self::take_stray_sent), and its
+    /// [`request`](crate::Publisher::request)s are handled by the application's own channels, the
+    /// reply coming straight back — a requester and its responder tested without a broker.
     pub async fn try_new(app: impl Application) -> Result<Self, LifespanError> {
         let app = Arc::new(Checked(BoxApplication::new(app)));
         let state = StateMap::new();
         let publisher = Arc::new(RecordingPublisher::default());
+        let core_slot = Arc::new(OnceLock::<Weak<ClientCore>>::new());
         // Publishing from outside a batch (`AsyncFast::publisher`) lands in the stray messages.
         let scope = LifespanScope::new(state.clone())
             .with_extension(ServerPublisher(
                 Arc::clone(&publisher) as Arc<dyn amgi_core::batch::Publisher>
-            ));
+            ))
+            .with_extension(ServerRequester(Arc::new(loopback::LoopbackRequester::new(
+                Arc::clone(&core_slot),
+            ))));
         let lifespan =
             Lifespan::startup_scope(Arc::clone(&app), scope, LifespanOptions::default()).await?;
-        Ok(Self {
+        let core = Arc::new(ClientCore {
             dispatcher: BatchDispatcher::new(app, publisher.clone()),
             publisher,
             state,
+        });
+        let _ = core_slot.set(Arc::downgrade(&core));
+        Ok(Self {
+            core,
             lifespan: Some(lifespan),
         })
     }
@@ -113,17 +132,17 @@ impl TestClient {
 
     /// Makes publishing to `address` fail with a transport error, as a broker that is down would.
     pub fn fail_publishes_to(&self, address: impl Into<String>) {
-        self.publisher.fail(address.into());
+        self.core.publisher.fail(address.into());
     }
 
     /// The state shared with lifespan startup.
     pub fn state(&self) -> &StateMap {
-        &self.state
+        &self.core.state
     }
 
     /// Messages published outside of any `publish` (from tasks the application spawned).
     pub fn take_stray_sent(&self) -> Vec<MessageSend> {
-        self.publisher.take_stray()
+        self.core.publisher.take_stray()
     }
 
     /// Runs lifespan shutdown.
@@ -134,6 +153,17 @@ impl TestClient {
         }
     }
 
+    /// Runs one batch and checks the application's answers.
+    pub(crate) async fn dispatch(
+        &self,
+        scope: MessageScope,
+        messages: Vec<IncomingMessage>,
+    ) -> (BatchReport, Vec<MessageSend>) {
+        self.core.dispatch(scope, messages).await
+    }
+}
+
+impl ClientCore {
     /// Runs one batch and checks the application's answers.
     pub(crate) async fn dispatch(
         &self,
