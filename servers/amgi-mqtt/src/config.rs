@@ -16,6 +16,60 @@ pub const DEFAULT_SESSION_EXPIRY: Duration = Duration::from_hours(24);
 /// How long connecting to the broker may take at start, unless set.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The quality of service the server subscribes with, and publishes a `message.send` with
+/// when it has no [`MqttBinding`](amgi_core::MqttBinding).
+///
+/// ```
+/// use amgi_mqtt::Qos;
+/// assert_eq!(Qos::default(), Qos::AtLeastOnce);
+/// assert_eq!("2".parse::<Qos>().unwrap(), Qos::ExactlyOnce);
+/// assert!("3".parse::<Qos>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Qos {
+    /// QoS 0: at most once. The broker sends each message once and expects no
+    /// acknowledgement: a message in hand when the server stops is lost.
+    AtMostOnce,
+    /// QoS 1 (the default): at least once. A message is `PUBACK`ed once the application
+    /// acked it or it was dead-lettered.
+    #[default]
+    AtLeastOnce,
+    /// QoS 2: the broker's exactly-once handshake. A message is `PUBREC`ed once the application
+    /// acked it or it was dead-lettered; as with QoS 1, the application may see a message again
+    /// after a crash (what it does is at least once).
+    ExactlyOnce,
+}
+
+impl Qos {
+    /// The level as a number, 0 to 2.
+    pub fn number(self) -> u8 {
+        match self {
+            Self::AtMostOnce => 0,
+            Self::AtLeastOnce => 1,
+            Self::ExactlyOnce => 2,
+        }
+    }
+
+    pub(crate) fn level(self) -> rumqttc::v5::mqttbytes::QoS {
+        crate::binding::qos_level(self.number())
+    }
+}
+
+impl std::str::FromStr for Qos {
+    type Err = MqttError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "0" => Ok(Self::AtMostOnce),
+            "1" => Ok(Self::AtLeastOnce),
+            "2" => Ok(Self::ExactlyOnce),
+            other => Err(MqttError::config(format!(
+                "`{other}` is not an MQTT QoS: use 0, 1 or 2"
+            ))),
+        }
+    }
+}
+
 /// The configuration of an MQTT server: a consuming builder.
 ///
 /// ```no_run
@@ -35,6 +89,7 @@ pub struct MqttConfig {
     pub(crate) credentials: Option<(String, String)>,
     pub(crate) topics: Vec<String>,
     pub(crate) group: Option<String>,
+    pub(crate) qos: Qos,
     pub(crate) batch_size: usize,
     pub(crate) retry: RetryPolicy,
     pub(crate) dead_letter: DeadLetterPolicy,
@@ -59,6 +114,7 @@ impl MqttConfig {
             credentials: None,
             topics: Vec::new(),
             group: None,
+            qos: Qos::default(),
             batch_size: DEFAULT_BATCH_SIZE,
             retry: RetryPolicy::default(),
             dead_letter: DeadLetterPolicy::default(),
@@ -68,7 +124,7 @@ impl MqttConfig {
         }
     }
 
-    /// Topic filters to subscribe to with QoS 1 (exact topics, or filters with `+` and `#`).
+    /// Topic filters to subscribe to (exact topics, or filters with `+` and `#`).
     ///
     /// ```no_run
     /// let config = amgi_mqtt::MqttConfig::new("127.0.0.1", 1883, "c").topics(["a/b", "c/+"]);
@@ -92,6 +148,19 @@ impl MqttConfig {
     #[must_use]
     pub fn group(mut self, group: impl Into<String>) -> Self {
         self.group = Some(group.into());
+        self
+    }
+
+    /// The QoS to subscribe with, and to publish a `message.send` with when it has no MQTT
+    /// binding (default: [`Qos::AtLeastOnce`]). Dead letters are always published with QoS 1.
+    ///
+    /// ```no_run
+    /// use amgi_mqtt::{MqttConfig, Qos};
+    /// let config = MqttConfig::new("127.0.0.1", 1883, "c").qos(Qos::ExactlyOnce);
+    /// ```
+    #[must_use]
+    pub fn qos(mut self, qos: Qos) -> Self {
+        self.qos = qos;
         self
     }
 

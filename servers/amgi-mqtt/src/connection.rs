@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use amgi_core::Binding;
 use amgi_core::batch::IncomingMessage;
-use amgi_core::{Binding, MqttBinding};
 use amgi_server::{DeadLetterPolicy, OffsetTracker};
 use rumqttc::Outgoing;
 use rumqttc::v5::mqttbytes::QoS;
@@ -15,7 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::MqttError;
 use crate::error::MqttErrorKind;
-use crate::publisher::{Waiters, headers};
+use crate::publisher::Waiters;
+use crate::{binding, headers};
 
 /// How long the event loop waits before reconnecting after the connection dropped.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -135,11 +136,11 @@ pub(crate) async fn connect(
     }
 }
 
-/// The filters to subscribe to, with QoS 1.
-pub(crate) fn filters(topics: &[String]) -> Vec<Filter> {
+/// The filters to subscribe to, with `qos`.
+pub(crate) fn filters(topics: &[String], qos: QoS) -> Vec<Filter> {
     topics
         .iter()
-        .map(|topic| Filter::new(topic.clone(), QoS::AtLeastOnce))
+        .map(|topic| Filter::new(topic.clone(), qos))
         .collect()
 }
 
@@ -198,6 +199,8 @@ impl Driver {
         match event {
             Event::Incoming(Packet::Publish(publish)) => self.received(publish, fetched),
             Event::Incoming(Packet::PubAck(ack)) => self.waiters.acked(&ack),
+            Event::Incoming(Packet::PubRec(rec)) => self.waiters.received(&rec),
+            Event::Incoming(Packet::PubComp(comp)) => self.waiters.completed(&comp),
             Event::Incoming(Packet::SubAck(suback)) => {
                 let refused: Vec<_> = suback
                     .return_codes
@@ -255,14 +258,13 @@ impl Driver {
         self.next_seq += 1;
         let topic = String::from_utf8_lossy(&publish.topic).into_owned();
         let payload = (!publish.payload.is_empty()).then(|| publish.payload.clone());
-        let qos = match publish.qos {
-            QoS::AtMostOnce => 0,
-            QoS::AtLeastOnce => 1,
-            QoS::ExactlyOnce => 2,
-        };
-        let binding = Binding::Mqtt(MqttBinding::new(qos, publish.retain));
-        let message =
-            IncomingMessage::new(headers(publish.properties.as_ref()), payload, Some(binding));
+        let binding = Binding::Mqtt(binding::inbound(&publish, &topic));
+        let headers = publish
+            .properties
+            .as_ref()
+            .map(|properties| headers::headers(&properties.user_properties))
+            .unwrap_or_default();
+        let message = IncomingMessage::new(headers, payload, Some(binding));
         self.acker.track(seq, publish);
         // A dead letter matched by a `+` filter is not for this server: acknowledge it.
         if self.dead_letter.is_dead_letter_address(&topic) && !self.exact.contains(&topic) {

@@ -44,25 +44,33 @@
 //! - **Stop** → no new batch; those in hand get the drain deadline; what is not acknowledged
 //!   then is delivered again by the broker on the next connection (`DUP`). The same happens
 //!   after a crash: at least once.
-//! - **Headers** are MQTT 5 user properties, in order, repeats kept (text only: a header that
-//!   is not UTF-8 fails its `message.send`). An empty payload arrives as no payload. Incoming
-//!   messages carry an [`amgi_core::MqttBinding`] with their QoS and retain flag.
-//! - **`message.send`** publishes with QoS 1 (retained when its `MqttBinding` says so) and
-//!   completes on the broker's `PUBACK`.
+//! - **Headers** are MQTT 5 user properties, in order, repeats kept. A value that is not UTF-8
+//!   travels as base64, its position listed in the user property
+//!   [`BINARY_VALUES_PROPERTY`] (`amgi-binary-values`), and arrives as the same bytes; names
+//!   must be UTF-8. An empty payload arrives as no payload.
+//! - **Bindings.** Incoming messages carry an [`amgi_core::MqttBinding`] with their QoS, retain
+//!   flag, topic, content type, response topic, correlation data and message expiry interval.
+//! - **`message.send`** publishes with the QoS, retain flag and MQTT 5 properties of its
+//!   `MqttBinding` (the configured [`Qos`] without one) and completes on the broker's `PUBACK`
+//!   (QoS 1) or `PUBCOMP` (QoS 2); a QoS 0 send completes once handed to the connection.
 #![deny(missing_docs)]
 
+mod binding;
 mod cli;
 mod config;
 mod connection;
 mod error;
+mod headers;
 mod publisher;
 mod server;
 
 pub use cli::MqttCommand;
 pub use config::{
-    DEFAULT_BATCH_SIZE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_SESSION_EXPIRY, MqttConfig, topic_filter,
+    DEFAULT_BATCH_SIZE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_SESSION_EXPIRY, MqttConfig, Qos,
+    topic_filter,
 };
 pub use error::{MqttError, MqttErrorKind};
+pub use headers::BINARY_VALUES_PROPERTY;
 pub use server::{Server, ServerHandle};
 
 /// The README's example is a doc test too.

@@ -11,10 +11,13 @@ use amgi_core::extension::{NackRetrySupport, ServerPublisher};
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
 use amgi_core::{Application, LifespanScope, MessageScope, StateMap};
 use amgi_server::{DeadLetterOrigin, Settlement, StopSignal, dead_letter_headers};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use rumqttc::v5::{AsyncClient, MqttOptions};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::binding::Outbound;
 use crate::connection::{self, Acker, Batch, Driver, Received};
 use crate::error::MqttErrorKind;
 use crate::publisher::{MqttPublisher, Waiters};
@@ -63,7 +66,7 @@ impl<A: Application> Server<A> {
         let (batches_tx, batches) = mpsc::unbounded_channel();
         let (subscribed_tx, subscribed) = oneshot::channel();
         let closing = Arc::new(AtomicBool::new(false));
-        let filters = connection::filters(&config.subscription_filters());
+        let filters = connection::filters(&config.subscription_filters(), config.qos.level());
         let driver = Driver {
             eventloop,
             client: client.clone(),
@@ -92,7 +95,11 @@ impl<A: Application> Server<A> {
         };
 
         let (app, state) = (Arc::new(app), StateMap::new());
-        let publisher = Arc::new(MqttPublisher::new(connected.client.clone(), waiters));
+        let publisher = Arc::new(MqttPublisher::new(
+            connected.client.clone(),
+            waiters,
+            config.qos.level(),
+        ));
         let scope = LifespanScope::new(state.clone())
             .with_extension(ServerPublisher(Arc::clone(&publisher) as Arc<dyn Publisher>));
         let lifespan = match Lifespan::startup_scope(
@@ -121,7 +128,8 @@ impl<A: Application> Server<A> {
 
         tracing::info!(broker = %address, client_id = %config.client_id,
             topics = ?config.topics, group = ?config.group, batch_size = config.batch_size,
-            max_deliveries = config.retry.max_deliveries, "serving on MQTT 5 (QoS 1)");
+            max_deliveries = config.retry.max_deliveries, qos = config.qos.number(),
+            "serving on MQTT 5");
         let stop = Arc::new(StopSignal::default());
         let consumer = Consumer {
             dispatcher: BatchDispatcher::new(app, publisher.clone() as Arc<dyn Publisher>),
@@ -349,9 +357,14 @@ impl<A: Application> Consumer<A> {
         let headers = dead_letter_headers(&received.message.headers, origin, &[]);
         let payload = received.message.payload.clone().unwrap_or_default();
         loop {
+            let outbound = Outbound {
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                properties: PublishProperties::default(),
+            };
             let publish = self
                 .publisher
-                .publish_to(&to, &headers, payload.clone(), false);
+                .publish_to(&to, &headers, payload.clone(), outbound);
             match publish.await {
                 Ok(()) => {
                     tracing::warn!(topic, dead_letter_topic = %to, reason, "message dead-lettered");
