@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use amgi_server::{AddressPart, ChannelAddress, DeadLetterPolicy, Deadlines, RetryPolicy};
 
-use crate::MqttError;
+use crate::{Credentials, MqttError, Tls};
 
 /// Largest number of messages of one topic in a batch, unless set.
 pub const DEFAULT_BATCH_SIZE: usize = 64;
@@ -86,7 +86,8 @@ pub struct MqttConfig {
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) client_id: String,
-    pub(crate) credentials: Option<(String, String)>,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) tls: Option<Tls>,
     pub(crate) topics: Vec<String>,
     pub(crate) group: Option<String>,
     pub(crate) qos: Qos,
@@ -112,6 +113,7 @@ impl MqttConfig {
             port,
             client_id: client_id.into(),
             credentials: None,
+            tls: None,
             topics: Vec::new(),
             group: None,
             qos: Qos::default(),
@@ -172,7 +174,20 @@ impl MqttConfig {
     /// ```
     #[must_use]
     pub fn credentials(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
-        self.credentials = Some((username.into(), password.into()));
+        self.credentials = Some(Credentials::new(username, password));
+        self
+    }
+
+    /// Connects over TLS (rustls), trusting the system's roots or a CA file. Usually with port
+    /// 8883.
+    ///
+    /// ```no_run
+    /// use amgi_mqtt::{MqttConfig, Tls};
+    /// let config = MqttConfig::new("broker.example.com", 8883, "c").tls(Tls::SystemRoots);
+    /// ```
+    #[must_use]
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
         self
     }
 

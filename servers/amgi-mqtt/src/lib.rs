@@ -63,6 +63,7 @@ mod error;
 mod headers;
 mod publisher;
 mod server;
+mod tls;
 
 pub use cli::MqttCommand;
 pub use config::{
@@ -72,6 +73,7 @@ pub use config::{
 pub use error::{MqttError, MqttErrorKind};
 pub use headers::BINARY_VALUES_PROPERTY;
 pub use server::{Server, ServerHandle};
+pub use tls::{Credentials, Tls};
 
 /// The README's example is a doc test too.
 #[cfg(doctest)]

@@ -58,7 +58,7 @@ impl<A: Application> Server<A> {
     pub async fn start(self) -> Result<ServerHandle, MqttError> {
         let Self { app, config } = self;
         let address = config.broker_address();
-        let (client, mut eventloop) = AsyncClient::new(options(&config), REQUEST_CAPACITY);
+        let (client, mut eventloop) = AsyncClient::new(options(&config)?, REQUEST_CAPACITY);
         connection::connect(&mut eventloop, &address, config.connect_timeout).await?;
 
         let waiters = Arc::new(Waiters::default());
@@ -150,8 +150,9 @@ impl<A: Application> Server<A> {
     }
 }
 
-/// The client's options: MQTT 5, clean start off, a session expiry, manual acks.
-fn options(config: &MqttConfig) -> MqttOptions {
+/// The client's options: MQTT 5, clean start off, a session expiry, manual acks, and TLS and
+/// credentials when configured.
+fn options(config: &MqttConfig) -> Result<MqttOptions, MqttError> {
     let mut options = MqttOptions::new(config.client_id.clone(), &config.host, config.port);
     options
         .set_clean_start(false)
@@ -161,10 +162,14 @@ fn options(config: &MqttConfig) -> MqttOptions {
         .set_manual_acks(true)
         .set_keep_alive(Duration::from_secs(30))
         .set_connection_timeout(config.connect_timeout.as_secs());
-    if let Some((username, password)) = &config.credentials {
-        options.set_credentials(username, password);
+    if let Some(credentials) = &config.credentials {
+        options.set_credentials(credentials.username(), credentials.password());
     }
-    options
+    if let Some(tls) = &config.tls {
+        let tls = rumqttc::TlsConfiguration::Rustls(tls.client_config()?);
+        options.set_transport(rumqttc::Transport::tls_with_config(tls));
+    }
+    Ok(options)
 }
 
 /// Subscribes to `filters` and waits for the broker's `SUBACK` (reported by the event loop
