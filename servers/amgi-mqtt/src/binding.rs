@@ -42,14 +42,14 @@ pub(crate) fn inbound(publish: &Publish, topic: &str) -> MqttBinding {
 /// `default_qos`, not retained and no properties when it has none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Outbound {
-    pub(crate) qos: QoS,
+    pub(crate) qos: crate::Qos,
     pub(crate) retain: bool,
     pub(crate) properties: PublishProperties,
 }
 
 impl Outbound {
     /// The publish settings of a message with `bindings`.
-    pub(crate) fn of(bindings: &Bindings, default_qos: QoS) -> Self {
+    pub(crate) fn of(bindings: &Bindings, default_qos: crate::Qos) -> Self {
         let mqtt = bindings.iter().find_map(|binding| match binding {
             Binding::Mqtt(mqtt) => Some(mqtt),
             _ => None,
@@ -62,7 +62,11 @@ impl Outbound {
             };
         };
         Self {
-            qos: qos_level(mqtt.qos),
+            qos: match mqtt.qos {
+                0 => crate::Qos::AtMostOnce,
+                1 => crate::Qos::AtLeastOnce,
+                _ => crate::Qos::ExactlyOnce,
+            },
             retain: mqtt.retain,
             properties: PublishProperties {
                 content_type: mqtt.content_type.clone(),
@@ -83,8 +87,8 @@ mod tests {
 
     #[test]
     fn a_send_without_an_mqtt_binding_uses_the_default_qos() {
-        let outbound = Outbound::of(&Bindings::default(), QoS::ExactlyOnce);
-        assert_eq!(outbound.qos, QoS::ExactlyOnce);
+        let outbound = Outbound::of(&Bindings::default(), crate::Qos::ExactlyOnce);
+        assert_eq!(outbound.qos, crate::Qos::ExactlyOnce);
         assert!(!outbound.retain);
         assert_eq!(outbound.properties, PublishProperties::default());
     }
@@ -97,8 +101,8 @@ mod tests {
             .correlation_data(Bytes::from_static(b"\x00id"))
             .message_expiry_interval(60);
         let bindings: Bindings = std::iter::once(Binding::Mqtt(binding)).collect();
-        let outbound = Outbound::of(&bindings, QoS::AtLeastOnce);
-        assert_eq!(outbound.qos, QoS::AtMostOnce);
+        let outbound = Outbound::of(&bindings, crate::Qos::AtLeastOnce);
+        assert_eq!(outbound.qos, crate::Qos::AtMostOnce);
         assert!(outbound.retain);
         assert_eq!(
             outbound.properties.content_type.as_deref(),

@@ -4,7 +4,7 @@ use amgi_server::{ServeArgs, ServeContext, ServeError, ServerCommand};
 use clap::{Args, FromArgMatches};
 use futures_util::future::BoxFuture;
 
-use crate::{MqttConfig, Qos, Server, Tls, topic_filter};
+use crate::{MqttConfig, Protocol, Qos, Server, Tls, topic_filter};
 
 /// The arguments of `run mqtt`.
 #[derive(Debug, Args)]
@@ -30,6 +30,14 @@ struct MqttArgs {
     /// exactly-once handshake; the application may still see a message twice after a crash).
     #[arg(long, value_name = "0|1|2", default_value = "1")]
     qos: Qos,
+    /// MQTT version: 5 (the default) or 3.1.1 (no headers: a message.send with headers fails).
+    #[arg(
+        long,
+        visible_alias = "mqtt-version",
+        value_name = "5|3.1.1",
+        default_value = "5"
+    )]
+    protocol: Protocol,
     /// Connect over TLS (rustls), trusting the system's certificate authorities unless
     /// --ca-file is given.
     #[arg(long)]
@@ -48,7 +56,8 @@ struct MqttArgs {
     serve: ServeArgs,
 }
 
-/// `run mqtt [ADDRESS…] --host H --port P --client-id ID [--group G] [--qos 0|1|2] [--tls]
+/// `run mqtt [ADDRESS…] --host H --port P --client-id ID [--group G] [--qos 0|1|2]
+/// [--protocol 5|3.1.1] [--tls]
 /// [--ca-file PATH] [--username U --password-env VAR] [--batch-size N] [--max-deliveries N]
 /// [--drain-timeout SECS]`: serves an application on an MQTT 5 broker, QoS 1 (at least once)
 /// unless told otherwise, until shutdown.
@@ -107,7 +116,8 @@ fn config(args: &MqttArgs, cx: &ServeContext) -> Result<MqttConfig, ServeError> 
     }
     let mut config = MqttConfig::new(&args.host, args.port, &args.client_id)
         .topics(topics)
-        .qos(args.qos);
+        .qos(args.qos)
+        .protocol(args.protocol);
     match (&args.ca_file, args.tls) {
         (Some(path), _) => config = config.tls(Tls::CaFile(path.clone())),
         (None, true) => config = config.tls(Tls::SystemRoots),
@@ -217,8 +227,12 @@ mod tests {
         assert!(error.to_string().contains("--password-env"), "{error}");
     }
 
+    fn exact_again() -> ChannelAddress {
+        ChannelAddress::new("a", vec![AddressPart::Literal("a".into())])
+    }
+
     #[test]
-    fn qos_and_tls_flags_reach_the_config() {
+    fn qos_protocol_and_tls_flags_reach_the_config() {
         let exact = ChannelAddress::new("a", vec![AddressPart::Literal("a".into())]);
         let args = parse(&["--client-id", "c", "--qos", "2", "--ca-file", "/ca.pem"]);
         let exactly_once = config(&args, &context(vec![exact.clone()])).unwrap();
@@ -228,6 +242,10 @@ mod tests {
         let at_most_once = config(&args, &context(vec![exact])).unwrap();
         assert_eq!(at_most_once.qos, Qos::AtMostOnce);
         assert_eq!(at_most_once.tls, Some(Tls::SystemRoots));
+        assert_eq!(at_most_once.protocol, Protocol::V5);
+        let args = parse(&["--client-id", "c", "--mqtt-version", "3"]);
+        let v311 = config(&args, &context(vec![exact_again()])).unwrap();
+        assert_eq!(v311.protocol, Protocol::V311);
         let error = MqttCommand
             .command()
             .try_get_matches_from(["mqtt", "--client-id", "c", "--qos", "3"])

@@ -49,10 +49,6 @@ impl Qos {
             Self::ExactlyOnce => 2,
         }
     }
-
-    pub(crate) fn level(self) -> rumqttc::v5::mqttbytes::QoS {
-        crate::binding::qos_level(self.number())
-    }
 }
 
 impl std::str::FromStr for Qos {
@@ -65,6 +61,42 @@ impl std::str::FromStr for Qos {
             "2" => Ok(Self::ExactlyOnce),
             other => Err(MqttError::config(format!(
                 "`{other}` is not an MQTT QoS: use 0, 1 or 2"
+            ))),
+        }
+    }
+}
+
+/// The MQTT protocol version to speak.
+///
+/// ```
+/// use amgi_mqtt::Protocol;
+/// assert_eq!(Protocol::default(), Protocol::V5);
+/// assert_eq!("3.1.1".parse::<Protocol>().unwrap(), Protocol::V311);
+/// assert_eq!("3".parse::<Protocol>().unwrap(), Protocol::V311);
+/// assert_eq!("5".parse::<Protocol>().unwrap(), Protocol::V5);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// MQTT 5 (the default): headers are user properties, bindings carry the publish
+    /// properties, the session has an expiry interval.
+    #[default]
+    V5,
+    /// MQTT 3.1.1, for brokers without MQTT 5: no user properties (a `message.send` with headers
+    /// fails saying so, incoming messages have none, dead letters go without the reason
+    /// headers — the reason is logged), no publish properties (those of a binding are ignored),
+    /// and the session is kept by the broker's own rules (clean session off, no expiry).
+    V311,
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = MqttError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "5" | "5.0" => Ok(Self::V5),
+            "3" | "3.1.1" | "311" | "4" => Ok(Self::V311),
+            other => Err(MqttError::config(format!(
+                "`{other}` is not an MQTT version this server speaks: use 5 (the default) or 3.1.1"
             ))),
         }
     }
@@ -91,6 +123,7 @@ pub struct MqttConfig {
     pub(crate) topics: Vec<String>,
     pub(crate) group: Option<String>,
     pub(crate) qos: Qos,
+    pub(crate) protocol: Protocol,
     pub(crate) batch_size: usize,
     pub(crate) retry: RetryPolicy,
     pub(crate) dead_letter: DeadLetterPolicy,
@@ -117,6 +150,7 @@ impl MqttConfig {
             topics: Vec::new(),
             group: None,
             qos: Qos::default(),
+            protocol: Protocol::default(),
             batch_size: DEFAULT_BATCH_SIZE,
             retry: RetryPolicy::default(),
             dead_letter: DeadLetterPolicy::default(),
@@ -163,6 +197,18 @@ impl MqttConfig {
     #[must_use]
     pub fn qos(mut self, qos: Qos) -> Self {
         self.qos = qos;
+        self
+    }
+
+    /// The protocol version (default: [`Protocol::V5`]).
+    ///
+    /// ```no_run
+    /// use amgi_mqtt::{MqttConfig, Protocol};
+    /// let config = MqttConfig::new("127.0.0.1", 1883, "c").protocol(Protocol::V311);
+    /// ```
+    #[must_use]
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
         self
     }
 

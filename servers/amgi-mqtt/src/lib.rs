@@ -57,6 +57,7 @@
 
 mod binding;
 mod cli;
+mod client;
 mod config;
 mod connection;
 mod error;
@@ -67,7 +68,7 @@ mod tls;
 
 pub use cli::MqttCommand;
 pub use config::{
-    DEFAULT_BATCH_SIZE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_SESSION_EXPIRY, MqttConfig, Qos,
+    DEFAULT_BATCH_SIZE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_SESSION_EXPIRY, MqttConfig, Protocol, Qos,
     topic_filter,
 };
 pub use error::{MqttError, MqttErrorKind};

@@ -14,15 +14,12 @@ use std::time::Duration;
 use amgi_core::batch::Publisher;
 use amgi_core::{EventFuture, Headers, MessageSend, SendError, SendErrorKind};
 use bytes::Bytes;
-use rumqttc::v5::AsyncClient;
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{
-    PubAck, PubAckReason, PubComp, PubCompReason, PubRec, PubRecReason,
-};
 use tokio::sync::oneshot;
 
 use crate::binding::Outbound;
+use crate::client::Client;
 use crate::headers::user_properties;
+use crate::{Protocol, Qos};
 
 /// How long a publish may wait for the broker's answer (a broker that is down makes it wait).
 const PUBACK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -77,35 +74,9 @@ impl Waiters {
         }
     }
 
-    /// The broker acked `ack.pkid` (QoS 1).
-    pub(crate) fn acked(&self, ack: &PubAck) {
-        let answer = match ack.reason {
-            PubAckReason::Success | PubAckReason::NoMatchingSubscribers => Ok(()),
-            reason => Err(format!("{reason:?}")),
-        };
-        self.answer(ack.pkid, answer);
-    }
-
-    /// The broker received `rec.pkid` (QoS 2): only a refusal completes the publish.
-    pub(crate) fn received(&self, rec: &PubRec) {
-        if !matches!(
-            rec.reason,
-            PubRecReason::Success | PubRecReason::NoMatchingSubscribers
-        ) {
-            self.answer(rec.pkid, Err(format!("{:?}", rec.reason)));
-        }
-    }
-
-    /// The broker completed `comp.pkid` (QoS 2).
-    pub(crate) fn completed(&self, comp: &PubComp) {
-        let answer = match comp.reason {
-            PubCompReason::Success => Ok(()),
-            reason @ PubCompReason::PacketIdentifierNotFound => Err(format!("{reason:?}")),
-        };
-        self.answer(comp.pkid, answer);
-    }
-
-    fn answer(&self, pkid: u16, answer: Answer) {
+    /// The broker answered the publish `pkid`: its `PUBACK` (QoS 1), its `PUBCOMP` (QoS 2),
+    /// or a `PUBREC` that refused it.
+    pub(crate) fn answer(&self, pkid: u16, answer: Answer) {
         let waiter = self.lock().sent.remove(&pkid);
         if let Some(waiter) = waiter {
             let _ = waiter.send(answer);
@@ -116,16 +87,16 @@ impl Waiters {
 /// Publishes and waits for the broker's answer: the server's [`Publisher`], used for
 /// `message.send`, the lifespan's `ServerPublisher` and dead letters.
 pub(crate) struct MqttPublisher {
-    client: AsyncClient,
+    client: Client,
     waiters: Arc<Waiters>,
     /// The QoS of a `message.send` without an MQTT binding.
-    default_qos: QoS,
+    default_qos: Qos,
     /// Held while queuing a publish, so that waiters are queued in request order.
     order: tokio::sync::Mutex<()>,
 }
 
 impl MqttPublisher {
-    pub(crate) fn new(client: AsyncClient, waiters: Arc<Waiters>, default_qos: QoS) -> Self {
+    pub(crate) fn new(client: Client, waiters: Arc<Waiters>, default_qos: Qos) -> Self {
         Self {
             client,
             waiters,
@@ -148,15 +119,23 @@ impl MqttPublisher {
             retain,
             mut properties,
         } = outbound;
+        if self.client.protocol() == Protocol::V311 && !headers.is_empty() {
+            return Err(
+                SendError::new(SendErrorKind::Transport).with_detail(format!(
+                    "publishing to `{topic}`: MQTT 3.1.1 has no user properties, so a message with \
+                 headers cannot be sent; connect with MQTT 5 (the default), or send no headers"
+                )),
+            );
+        }
         properties.user_properties = user_properties(headers)?;
-        let closed = |error: rumqttc::v5::ClientError| {
+        let closed = |error: crate::client::ConnectionError| {
             SendError::new(SendErrorKind::Closed)
                 .with_detail(format!("publishing to `{topic}`: {error}"))
         };
-        if qos == QoS::AtMostOnce {
+        if qos == Qos::AtMostOnce {
             return self
                 .client
-                .publish_with_properties(topic, qos, retain, payload, properties)
+                .publish(topic, qos, retain, payload, properties)
                 .await
                 .map_err(closed);
         }
@@ -166,7 +145,7 @@ impl MqttPublisher {
             self.waiters.lock().queued.push_back(answer_tx);
             let queued = self
                 .client
-                .publish_with_properties(topic, qos, retain, payload, properties)
+                .publish(topic, qos, retain, payload, properties)
                 .await;
             if let Err(error) = queued {
                 self.waiters.lock().queued.pop_back();
@@ -213,10 +192,10 @@ mod tests {
         waiters.sent(7);
         waiters.sent(7); // resent after a reconnect
         waiters.sent(8);
-        waiters.acked(&PubAck::new(8, None));
+        waiters.answer(8, Ok(()));
         assert_eq!(second.try_recv().unwrap(), Ok(()));
         assert!(first.try_recv().is_err());
-        waiters.acked(&PubAck::new(7, None));
+        waiters.answer(7, Ok(()));
         assert_eq!(first.try_recv().unwrap(), Ok(()));
     }
 }

@@ -11,17 +11,16 @@ use amgi_core::extension::{NackRetrySupport, ServerPublisher};
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
 use amgi_core::{Application, LifespanScope, MessageScope, StateMap};
 use amgi_server::{DeadLetterOrigin, Settlement, StopSignal, dead_letter_headers};
-use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
-use rumqttc::v5::{AsyncClient, MqttOptions};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::binding::Outbound;
+use crate::client::{self, Client};
 use crate::connection::{self, Acker, Batch, Driver, Received};
 use crate::error::MqttErrorKind;
 use crate::publisher::{MqttPublisher, Waiters};
-use crate::{MqttConfig, MqttError};
+use crate::{MqttConfig, MqttError, Protocol, Qos};
 
 /// Requests (publishes, `PUBACK`s) queued for the event loop at most.
 const REQUEST_CAPACITY: usize = 256;
@@ -58,7 +57,7 @@ impl<A: Application> Server<A> {
     pub async fn start(self) -> Result<ServerHandle, MqttError> {
         let Self { app, config } = self;
         let address = config.broker_address();
-        let (client, mut eventloop) = AsyncClient::new(options(&config)?, REQUEST_CAPACITY);
+        let (client, mut eventloop) = client::open(&config, REQUEST_CAPACITY)?;
         connection::connect(&mut eventloop, &address, config.connect_timeout).await?;
 
         let waiters = Arc::new(Waiters::default());
@@ -66,11 +65,12 @@ impl<A: Application> Server<A> {
         let (batches_tx, batches) = mpsc::unbounded_channel();
         let (subscribed_tx, subscribed) = oneshot::channel();
         let closing = Arc::new(AtomicBool::new(false));
-        let filters = connection::filters(&config.subscription_filters(), config.qos.level());
+        let filters = config.subscription_filters();
         let driver = Driver {
             eventloop,
             client: client.clone(),
             filters: filters.clone(),
+            qos: config.qos,
             waiters: Arc::clone(&waiters),
             acker: Arc::clone(&acker),
             batches: batches_tx,
@@ -98,7 +98,7 @@ impl<A: Application> Server<A> {
         let publisher = Arc::new(MqttPublisher::new(
             connected.client.clone(),
             waiters,
-            config.qos.level(),
+            config.qos,
         ));
         let scope = LifespanScope::new(state.clone())
             .with_extension(ServerPublisher(Arc::clone(&publisher) as Arc<dyn Publisher>));
@@ -129,7 +129,7 @@ impl<A: Application> Server<A> {
         tracing::info!(broker = %address, client_id = %config.client_id,
             topics = ?config.topics, group = ?config.group, batch_size = config.batch_size,
             max_deliveries = config.retry.max_deliveries, qos = config.qos.number(),
-            "serving on MQTT 5");
+            protocol = ?config.protocol, "serving on MQTT");
         let stop = Arc::new(StopSignal::default());
         let consumer = Consumer {
             dispatcher: BatchDispatcher::new(app, publisher.clone() as Arc<dyn Publisher>),
@@ -150,33 +150,11 @@ impl<A: Application> Server<A> {
     }
 }
 
-/// The client's options: MQTT 5, clean start off, a session expiry, manual acks, and TLS and
-/// credentials when configured.
-fn options(config: &MqttConfig) -> Result<MqttOptions, MqttError> {
-    let mut options = MqttOptions::new(config.client_id.clone(), &config.host, config.port);
-    options
-        .set_clean_start(false)
-        .set_session_expiry_interval(Some(
-            u32::try_from(config.session_expiry.as_secs()).unwrap_or(u32::MAX),
-        ))
-        .set_manual_acks(true)
-        .set_keep_alive(Duration::from_secs(30))
-        .set_connection_timeout(config.connect_timeout.as_secs());
-    if let Some(credentials) = &config.credentials {
-        options.set_credentials(credentials.username(), credentials.password());
-    }
-    if let Some(tls) = &config.tls {
-        let tls = rumqttc::TlsConfiguration::Rustls(tls.client_config()?);
-        options.set_transport(rumqttc::Transport::tls_with_config(tls));
-    }
-    Ok(options)
-}
-
 /// Subscribes to `filters` and waits for the broker's `SUBACK` (reported by the event loop
 /// through `subscribed`), within the connect timeout.
 async fn subscribe(
-    client: &AsyncClient,
-    filters: Vec<rumqttc::v5::mqttbytes::v5::Filter>,
+    client: &Client,
+    filters: Vec<String>,
     subscribed: oneshot::Receiver<Result<(), MqttError>>,
     config: &MqttConfig,
 ) -> Result<(), MqttError> {
@@ -184,7 +162,7 @@ async fn subscribe(
         return Ok(());
     }
     client
-        .subscribe_many(filters)
+        .subscribe(&filters, config.qos)
         .await
         .map_err(|error| MqttError::new(MqttErrorKind::Subscribe, error.to_string(), None))?;
     match tokio::time::timeout(config.connect_timeout, subscribed).await {
@@ -203,7 +181,7 @@ async fn subscribe(
 
 /// The connection's tasks, closed in order on shutdown.
 struct Connected {
-    client: AsyncClient,
+    client: Client,
     driver: JoinHandle<()>,
     ack_task: JoinHandle<()>,
     acker: Arc<Acker>,
@@ -359,11 +337,16 @@ impl<A: Application> Consumer<A> {
             deliveries: received.deliveries,
             address: topic,
         };
-        let headers = dead_letter_headers(&received.message.headers, origin, &[]);
+        // MQTT 3.1.1 has no user properties: its dead letters go without headers (the reason is
+        // logged below).
+        let headers = match self.config.protocol {
+            Protocol::V5 => dead_letter_headers(&received.message.headers, origin, &[]),
+            Protocol::V311 => amgi_core::Headers::new(),
+        };
         let payload = received.message.payload.clone().unwrap_or_default();
         loop {
             let outbound = Outbound {
-                qos: QoS::AtLeastOnce,
+                qos: Qos::AtLeastOnce,
                 retain: false,
                 properties: PublishProperties::default(),
             };
