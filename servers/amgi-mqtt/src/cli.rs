@@ -59,7 +59,7 @@ struct MqttArgs {
 /// `run mqtt [ADDRESS…] --host H --port P --client-id ID [--group G] [--qos 0|1|2]
 /// [--protocol 5|3.1.1] [--tls]
 /// [--ca-file PATH] [--username U --password-env VAR] [--batch-size N] [--max-deliveries N]
-/// [--drain-timeout SECS]`: serves an application on an MQTT 5 broker, QoS 1 (at least once)
+/// [--lanes N] [--drain-timeout SECS]`: serves an application on an MQTT 5 broker, QoS 1 (at least once)
 /// unless told otherwise, until shutdown.
 ///
 /// ```no_run
@@ -139,10 +139,8 @@ fn config(args: &MqttArgs, cx: &ServeContext) -> Result<MqttConfig, ServeError> 
         .batch_size(args.serve.batch_size(defaults.batch_size))
         .retry(args.serve.retry(defaults.retry))
         .deadlines(args.serve.deadlines(defaults.deadlines));
-    if args.serve.lanes.is_some() {
-        return Err(ServeError::config(
-            "--lanes is not supported by `run mqtt` yet: topics already run side by side, each in order",
-        ));
+    if let Some(lanes) = args.serve.lanes {
+        config = config.lanes(lanes);
     }
     Ok(config)
 }

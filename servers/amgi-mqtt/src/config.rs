@@ -125,6 +125,7 @@ pub struct MqttConfig {
     pub(crate) qos: Qos,
     pub(crate) protocol: Protocol,
     pub(crate) batch_size: usize,
+    pub(crate) lanes: Option<usize>,
     pub(crate) retry: RetryPolicy,
     pub(crate) dead_letter: DeadLetterPolicy,
     pub(crate) deadlines: Deadlines,
@@ -152,6 +153,7 @@ impl MqttConfig {
             qos: Qos::default(),
             protocol: Protocol::default(),
             batch_size: DEFAULT_BATCH_SIZE,
+            lanes: None,
             retry: RetryPolicy::default(),
             dead_letter: DeadLetterPolicy::default(),
             deadlines: Deadlines::default(),
@@ -245,6 +247,22 @@ impl MqttConfig {
     #[must_use]
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Keyed lanes: run up to `lanes` messages of one topic at once, never two with the same
+    /// `amgi-lane-key` header ([`amgi_server::LANE_KEY_HEADER`]), those of one key in order; a
+    /// message without the header keeps no order with any other. Each message is dispatched
+    /// alone, with its own retries. `PUBACK`s still go out in arrival order (MQTT requires it),
+    /// each once every earlier message of the connection is finished. Default: off, one batch
+    /// of a topic at a time, in order.
+    ///
+    /// ```no_run
+    /// let config = amgi_mqtt::MqttConfig::new("127.0.0.1", 1883, "c").lanes(32);
+    /// ```
+    #[must_use]
+    pub fn lanes(mut self, lanes: usize) -> Self {
+        self.lanes = Some(lanes.max(1));
         self
     }
 

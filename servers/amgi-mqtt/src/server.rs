@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use amgi_core::batch::{BatchDispatcher, Publisher};
+use amgi_core::batch::{BatchDispatcher, NOT_ACKNOWLEDGED, Outcome, Publisher};
 use amgi_core::extension::{NackRetrySupport, ServerPublisher};
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
 use amgi_core::{Application, LifespanScope, MessageScope, StateMap};
-use amgi_server::{DeadLetterOrigin, Settlement, StopSignal, dead_letter_headers};
+use amgi_server::{
+    DeadLetterOrigin, LANE_KEY_HEADER, Settlement, StopSignal, dead_letter_headers, run_in_lanes,
+};
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -128,7 +130,7 @@ impl<A: Application> Server<A> {
 
         tracing::info!(broker = %address, client_id = %config.client_id,
             topics = ?config.topics, group = ?config.group, batch_size = config.batch_size,
-            max_deliveries = config.retry.max_deliveries, qos = config.qos.number(),
+            max_deliveries = config.retry.max_deliveries, qos = config.qos.number(), lanes = ?config.lanes,
             protocol = ?config.protocol, "serving on MQTT");
         let stop = Arc::new(StopSignal::default());
         let consumer = Consumer {
@@ -282,7 +284,10 @@ impl<A: Application> Consumer<A> {
         mut batches: mpsc::UnboundedReceiver<Vec<Received>>,
     ) {
         while let Some(Some(batch)) = self.stop.run_until_stopped(batches.recv()).await {
-            self.handle(&topic, batch).await;
+            match self.config.lanes {
+                Some(lanes) => self.in_lanes(&topic, batch, lanes).await,
+                None => self.handle(&topic, batch).await,
+            }
         }
     }
 
@@ -321,6 +326,58 @@ impl<A: Application> Consumer<A> {
                 return;
             }
             pending = again;
+        }
+    }
+
+    /// Runs the messages of a batch in keyed lanes (the `amgi-lane-key` header), each alone
+    /// until acked or dead-lettered; the acker sends the `PUBACK`s in arrival order.
+    async fn in_lanes(&self, topic: &str, pending: Vec<Received>, lanes: usize) {
+        run_in_lanes(
+            pending,
+            lanes,
+            |received| {
+                received
+                    .message
+                    .headers
+                    .get(LANE_KEY_HEADER.as_bytes())
+                    .cloned()
+            },
+            |received| self.one(topic, received),
+            |finished| {
+                if let Some(seq) = finished {
+                    self.acker.complete(seq);
+                }
+            },
+        )
+        .await;
+    }
+
+    /// Dispatches `received` alone until it is acked or dead-lettered (its number, to
+    /// acknowledge), or the server stops (`None`: not acknowledged).
+    async fn one(&self, topic: &str, mut received: Received) -> Option<i64> {
+        loop {
+            let scope = MessageScope::new(topic)
+                .ordered(true)
+                .with_state(self.state.clone())
+                .with_extension(NackRetrySupport);
+            let report = (self.dispatcher)
+                .dispatch(scope, vec![received.message.clone()])
+                .await;
+            // A batch of one is never skipped; a missing outcome was not answered.
+            let outcome = (report.outcomes.into_iter().next())
+                .unwrap_or_else(|| Outcome::nacked(NOT_ACKNOWLEDGED));
+            received.deliveries += 1;
+            match self.config.retry.settle(outcome, received.deliveries) {
+                Settlement::Ack => return Some(received.seq),
+                Settlement::Redeliver { delay, .. } => {
+                    let wait = tokio::time::sleep(delay);
+                    self.stop.run_until_stopped(wait).await?;
+                }
+                Settlement::DeadLetter(reason) => {
+                    let published = self.dead_letter(topic, &received, &reason).await;
+                    return published.then_some(received.seq);
+                }
+            }
         }
     }
 
