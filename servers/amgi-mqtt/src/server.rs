@@ -1,7 +1,7 @@
 //! [`Server`]: connects, subscribes, runs batches through the application and maps the
 //! outcomes onto MQTT 5 (`PUBACK`, in-process redelivery, dead-letter topics).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -10,9 +10,10 @@ use amgi_core::batch::{BatchDispatcher, NOT_ACKNOWLEDGED, Outcome, Publisher};
 use amgi_core::extension::{NackRetrySupport, ServerPublisher};
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
 use amgi_core::{Application, LifespanScope, MessageScope, StateMap};
-use amgi_server::{
-    DeadLetterOrigin, LANE_KEY_HEADER, Settlement, StopSignal, dead_letter_headers, run_in_lanes,
-};
+use amgi_server::{DeadLetterOrigin, LANE_KEY_HEADER, Settlement, StopSignal, dead_letter_headers};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -283,11 +284,11 @@ impl<A: Application> Consumer<A> {
         topic: String,
         mut batches: mpsc::UnboundedReceiver<Vec<Received>>,
     ) {
+        if let Some(lanes) = self.config.lanes {
+            return self.topic_in_lanes(topic, batches, lanes).await;
+        }
         while let Some(Some(batch)) = self.stop.run_until_stopped(batches.recv()).await {
-            match self.config.lanes {
-                Some(lanes) => self.in_lanes(&topic, batch, lanes).await,
-                None => self.handle(&topic, batch).await,
-            }
+            self.handle(&topic, batch).await;
         }
     }
 
@@ -329,27 +330,71 @@ impl<A: Application> Consumer<A> {
         }
     }
 
-    /// Runs the messages of a batch in keyed lanes (the `amgi-lane-key` header), each alone
-    /// until acked or dead-lettered; the acker sends the `PUBACK`s in arrival order.
-    async fn in_lanes(&self, topic: &str, pending: Vec<Received>, lanes: usize) {
-        run_in_lanes(
-            pending,
-            lanes,
-            |received| {
-                received
-                    .message
-                    .headers
-                    .get(LANE_KEY_HEADER.as_bytes())
-                    .cloned()
-            },
-            |received| self.one(topic, received),
-            |finished| {
-                if let Some(seq) = finished {
-                    self.acker.complete(seq);
+    /// The messages of one topic in keyed lanes, as they arrive: up to `lanes` at once, never
+    /// two with the same `amgi-lane-key` header, those of one key in arrival order (a message
+    /// without the header keeps no order). Unlike the toolkit's `run_in_lanes`, which runs a
+    /// fixed set, new batches join while others run, so a stalled key holds back only its own
+    /// messages. The acker sends the `PUBACK`s in arrival order. On stop, nothing new starts.
+    async fn topic_in_lanes(
+        self: Arc<Self>,
+        topic: String,
+        mut batches: mpsc::UnboundedReceiver<Vec<Received>>,
+        lanes: usize,
+    ) {
+        let key_of = |received: &Received| {
+            (received.message.headers)
+                .get(LANE_KEY_HEADER.as_bytes())
+                .cloned()
+        };
+        let mut waiting: VecDeque<(Option<Bytes>, Received)> = VecDeque::new();
+        let mut busy: HashSet<Bytes> = HashSet::new();
+        let mut passed: HashSet<Bytes> = HashSet::new();
+        let mut running = FuturesUnordered::new();
+        let mut open = true;
+        loop {
+            // Start what may start, in arrival order; a key passed over holds back its later
+            // messages too.
+            passed.clear();
+            let mut index = 0;
+            while index < waiting.len() && running.len() < lanes {
+                let free = (waiting[index].0.as_ref())
+                    .is_none_or(|key| !busy.contains(key) && !passed.contains(key));
+                if free {
+                    let Some((key, received)) = waiting.remove(index) else {
+                        break;
+                    };
+                    if let Some(key) = &key {
+                        busy.insert(key.clone());
+                    }
+                    let (this, topic) = (&self, &topic);
+                    running.push(async move { (key, this.one(topic, received).await) });
+                } else {
+                    if let Some(key) = &waiting[index].0 {
+                        passed.insert(key.clone());
+                    }
+                    index += 1;
                 }
-            },
-        )
-        .await;
+            }
+            tokio::select! {
+                batch = self.stop.run_until_stopped(batches.recv()), if open => {
+                    if let Some(Some(batch)) = batch {
+                        waiting.extend(batch.into_iter().map(|r| (key_of(&r), r)));
+                    } else {
+                        open = false;
+                        waiting.clear(); // not acknowledged: delivered again
+                    }
+                }
+                Some((key, finished)) = running.next(), if !running.is_empty() => {
+                    if let Some(key) = key {
+                        busy.remove(&key);
+                    }
+                    if let Some(seq) = finished {
+                        self.acker.complete(seq);
+                    }
+                }
+                else => return,
+            }
+        }
     }
 
     /// Dispatches `received` alone until it is acked or dead-lettered (its number, to
