@@ -1,7 +1,9 @@
 //! # amgi-mqtt
 //!
-//! An AMGI server for MQTT 5 brokers (built on the `rumqttc` client): QoS 1, **at least once**,
-//! on a persistent session.
+//! An AMGI server for MQTT brokers (built on the `rumqttc` client): MQTT 5 by default, 3.1.1 on
+//! request ([`Protocol`]); QoS 1, **at least once**, by default, 0 and 2 selectable ([`Qos`]);
+//! on a persistent session; TLS with rustls ([`Tls`]) and username/password
+//! ([`Credentials`]).
 //!
 //! ```no_run
 //! # async fn f(app: amgi_core::BoxApplication) -> Result<(), amgi_mqtt::MqttError> {
@@ -17,11 +19,11 @@
 //! ```
 //!
 //! From an AsyncFast application's command line: `run mqtt [ADDRESS…] --client-id ID` (see
-//! [`MqttCommand`]).
+//! [`MqttCommand`]). The guide, `docs/guide/mqtt.md`, has the details.
 //!
 //! ## Semantics
 //!
-//! - **Addresses are topics.** The server subscribes with QoS 1 to the application's exact
+//! - **Addresses are topics.** The server subscribes (with its [`Qos`]) to the application's exact
 //!   addresses, and to a `+` filter for each address template whose placeholders are whole
 //!   `/`-separated levels (`sensors/{id}/temp` → `sensors/+/temp`). MQTT levels are separated
 //!   by `/` only: a `.` is an ordinary character, so `orders.created` is one level and
@@ -33,14 +35,17 @@
 //!   server is away, and delivers it when it is back.
 //! - **Batches.** Messages of one topic that arrived together form one ordered batch (up to
 //!   the batch size); topics run side by side, each in order.
-//! - **Ack** → `PUBACK`, sent only once the application acked the message (manual acks), in
-//!   the order the messages arrived, as MQTT requires: a message waiting for its retry holds
-//!   back the `PUBACK`s of those after it.
+//! - **Ack** → `PUBACK` (QoS 2: `PUBREC`), sent only once the application acked the message
+//!   (manual acks), in the order the messages arrived, as MQTT requires: a message waiting for
+//!   its retry holds back the `PUBACK`s of those after it. QoS 0 has no acknowledgement.
+//! - **Lanes** ([`MqttConfig::lanes`]): the messages of a topic run side by side, never two
+//!   with the same `amgi-lane-key` header.
 //! - **Nack** → MQTT has no nack: the message is kept in the process and dispatched again
 //!   after the retry delay, before anything after it on its topic (skipped messages follow it,
 //!   uncounted). After its last delivery it is published to `<topic>.dlq` with QoS 1 and the
 //!   dead-letter headers, and once the broker acked that, the original is `PUBACK`ed. A dead
-//!   letter that a `+` filter of this server matches is acknowledged, not consumed.
+//!   letter that a `+` filter of this server matches is acknowledged, not consumed. (MQTT
+//!   3.1.1: no reason headers, the reason is logged.)
 //! - **Stop** → no new batch; those in hand get the drain deadline; what is not acknowledged
 //!   then is delivered again by the broker on the next connection (`DUP`). The same happens
 //!   after a crash: at least once.
