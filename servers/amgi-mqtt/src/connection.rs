@@ -106,13 +106,20 @@ pub(crate) async fn connect(
     eventloop: &mut EventLoop,
     address: &str,
     timeout: Duration,
+    tls: bool,
 ) -> Result<(), MqttError> {
     let unreachable = |detail: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| {
+        let tls = if tls {
+            "; with TLS, check that the broker listens with TLS there, that --ca-file holds the \
+             authority that signed its certificate, and that the certificate names the host"
+        } else {
+            ""
+        };
         MqttError::new(
             MqttErrorKind::Unreachable,
             format!(
                 "no MQTT broker answered on {address} ({detail}); check --host and --port, or \
-                 start one (`mosquitto -d`)"
+                 start one (`mosquitto -d`){tls}"
             ),
             source,
         )

@@ -61,7 +61,8 @@ impl<A: Application> Server<A> {
         let Self { app, config } = self;
         let address = config.broker_address();
         let (client, mut eventloop) = client::open(&config, REQUEST_CAPACITY)?;
-        connection::connect(&mut eventloop, &address, config.connect_timeout).await?;
+        let tls = config.tls.is_some();
+        connection::connect(&mut eventloop, &address, config.connect_timeout, tls).await?;
 
         let waiters = Arc::new(Waiters::default());
         let (acker, ack_task) = Acker::start(client.clone());
