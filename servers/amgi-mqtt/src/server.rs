@@ -124,16 +124,9 @@ impl<A: Application> Server<A> {
             }
         };
 
-        if let Err(error) = subscribe(&connected.client, filters, subscribed, &config).await {
-            let _ = lifespan.shutdown().await;
-            connected.close().await;
-            return Err(error);
-        }
-
-        tracing::info!(broker = %address, client_id = %config.client_id,
-            topics = ?config.topics, group = ?config.group, batch_size = config.batch_size,
-            max_deliveries = config.retry.max_deliveries, qos = config.qos.number(), lanes = ?config.lanes,
-            protocol = ?config.protocol, "serving on MQTT");
+        // The consumer runs before the SUBACK arrives: a broker that resumes a session sends
+        // what it queued for it first, and the SUBACK only after (with a large backlog, the
+        // whole of it).
         let stop = Arc::new(StopSignal::default());
         let consumer = Consumer {
             dispatcher: BatchDispatcher::new(app, publisher.clone() as Arc<dyn Publisher>),
@@ -144,16 +137,27 @@ impl<A: Application> Server<A> {
             stop: Arc::clone(&stop),
         };
         let consumer = tokio::spawn(Arc::new(consumer).run(batches));
-        Ok(ServerHandle {
+        let handle = ServerHandle {
             stop,
             consumer,
             lifespan,
             connected,
             drain: config.deadlines.drain,
-        })
+        };
+        if let Err(error) = subscribe(&handle.connected.client, filters, subscribed, &config).await
+        {
+            if let Err(shutdown) = handle.shutdown().await {
+                tracing::error!(%shutdown, "stopping after the refused subscription");
+            }
+            return Err(error);
+        }
+        tracing::info!(broker = %address, client_id = %config.client_id,
+            topics = ?config.topics, group = ?config.group, batch_size = config.batch_size,
+            max_deliveries = config.retry.max_deliveries, qos = config.qos.number(), lanes = ?config.lanes,
+            protocol = ?config.protocol, "serving on MQTT");
+        Ok(handle)
     }
 }
-
 /// Subscribes to `filters` and waits for the broker's `SUBACK` (reported by the event loop
 /// through `subscribed`), within the connect timeout.
 async fn subscribe(
