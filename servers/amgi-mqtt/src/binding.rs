@@ -2,7 +2,7 @@
 
 use amgi_core::{Binding, Bindings, MqttBinding};
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
+use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
 /// A QoS level as a number, 0 to 2.
 pub(crate) fn qos_number(qos: QoS) -> u8 {
@@ -22,17 +22,19 @@ pub(crate) fn qos_level(qos: u8) -> QoS {
     }
 }
 
-/// The binding of a received `PUBLISH`: its QoS, retain flag, topic and MQTT 5 properties.
-pub(crate) fn inbound(publish: &Publish, topic: &str) -> MqttBinding {
-    let mut binding = MqttBinding::new(qos_number(publish.qos), publish.retain).topic(topic);
-    if let Some(properties) = &publish.properties {
-        binding.content_type.clone_from(&properties.content_type);
-        binding
-            .response_topic
-            .clone_from(&properties.response_topic);
-        binding
-            .correlation_data
-            .clone_from(&properties.correlation_data);
+/// The binding of a received `PUBLISH`: its QoS, retain flag, topic and MQTT 5 properties
+/// (taken out of `properties`, not copied).
+pub(crate) fn inbound(
+    qos: QoS,
+    retain: bool,
+    topic: &str,
+    properties: Option<&mut PublishProperties>,
+) -> MqttBinding {
+    let mut binding = MqttBinding::new(qos_number(qos), retain).topic(topic);
+    if let Some(properties) = properties {
+        binding.content_type = properties.content_type.take();
+        binding.response_topic = properties.response_topic.take();
+        binding.correlation_data = properties.correlation_data.take();
         binding.message_expiry_interval = properties.message_expiry_interval;
     }
     binding
@@ -121,14 +123,12 @@ mod tests {
 
     #[test]
     fn a_received_publish_carries_its_properties_in_the_binding() {
-        let mut publish = Publish::new("a/b", QoS::ExactlyOnce, "x", None);
-        publish.retain = true;
-        publish.properties = Some(PublishProperties {
+        let mut properties = PublishProperties {
             content_type: Some("text/plain".into()),
             message_expiry_interval: Some(5),
             ..PublishProperties::default()
-        });
-        let binding = inbound(&publish, "a/b");
+        };
+        let binding = inbound(QoS::ExactlyOnce, true, "a/b", Some(&mut properties));
         assert_eq!(binding.qos, 2);
         assert!(binding.retain);
         assert_eq!(binding.topic.as_deref(), Some("a/b"));

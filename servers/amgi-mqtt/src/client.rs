@@ -253,18 +253,33 @@ fn happening5(event: rumqttc::v5::Event) -> Happening {
     use rumqttc::v5::mqttbytes::v5::Packet;
     match event {
         Event::Incoming(Packet::Publish(publish)) => {
-            let topic = String::from_utf8_lossy(&publish.topic).into_owned();
-            let headers = publish
-                .properties
-                .as_ref()
-                .map(|properties| crate::headers::headers(&properties.user_properties))
-                .unwrap_or_default();
-            Happening::Publish(Box::new(Incoming {
-                binding: crate::binding::inbound(&publish, &topic),
-                payload: publish.payload.clone(),
+            let p5::Publish {
+                qos,
+                retain,
                 topic,
+                pkid,
+                payload,
+                mut properties,
+                ..
+            } = publish;
+            let topic = String::from_utf8(topic.to_vec())
+                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned());
+            let binding = crate::binding::inbound(qos, retain, &topic, properties.as_mut());
+            let headers = properties
+                .map(|properties| crate::headers::headers(properties.user_properties))
+                .unwrap_or_default();
+            // What `ack` reads of a publish: its QoS and packet id.
+            let delivery = Delivery::V5(p5::Publish {
+                qos,
+                pkid,
+                ..p5::Publish::default()
+            });
+            Happening::Publish(Box::new(Incoming {
+                topic,
+                payload,
                 headers,
-                delivery: Delivery::V5(publish),
+                binding,
+                delivery,
             }))
         }
         Event::Incoming(Packet::PubAck(ack)) => Happening::PubAck(

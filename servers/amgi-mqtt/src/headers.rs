@@ -52,25 +52,23 @@ pub(crate) fn user_properties(headers: &Headers) -> Result<Vec<(String, String)>
 
 /// User properties as headers, in order, repeats kept: [`BINARY_VALUES_PROPERTY`] is removed
 /// and the values it lists are decoded from base64 (a value that is not valid base64 is kept
-/// as it arrived).
-pub(crate) fn headers(user_properties: &[(String, String)]) -> Headers {
+/// as it arrived). The strings become the headers' bytes without copying.
+pub(crate) fn headers(user_properties: Vec<(String, String)>) -> Headers {
     let binary: Vec<usize> = user_properties
         .iter()
         .filter(|(name, _)| name == BINARY_VALUES_PROPERTY)
         .flat_map(|(_, list)| list.split(',').filter_map(|n| n.trim().parse().ok()))
         .collect();
     user_properties
-        .iter()
+        .into_iter()
         .enumerate()
         .filter(|(_, (name, _))| name != BINARY_VALUES_PROPERTY)
         .map(|(index, (name, value))| {
-            let decoded = binary
-                .contains(&index)
-                .then(|| STANDARD.decode(value).ok())
+            let decoded = (!binary.is_empty() && binary.contains(&index))
+                .then(|| STANDARD.decode(&value).ok())
                 .flatten();
-            let value =
-                decoded.map_or_else(|| Bytes::copy_from_slice(value.as_bytes()), Bytes::from);
-            (Bytes::copy_from_slice(name.as_bytes()), value)
+            let value = decoded.map_or_else(|| Bytes::from(value), Bytes::from);
+            (Bytes::from(name), value)
         })
         .collect()
 }
@@ -91,7 +89,7 @@ mod tests {
         let headers = Headers::new().with("a", "1").with("b", "2").with("a", "3");
         let properties = user_properties(&headers).unwrap();
         assert_eq!(properties, owned(&[("a", "1"), ("b", "2"), ("a", "3")]));
-        assert_eq!(super::headers(&properties), headers);
+        assert_eq!(super::headers(properties), headers);
     }
 
     #[test]
@@ -110,13 +108,13 @@ mod tests {
                 (BINARY_VALUES_PROPERTY, "1"),
             ])
         );
-        assert_eq!(super::headers(&properties), headers);
+        assert_eq!(super::headers(properties), headers);
     }
 
     #[test]
     fn a_text_value_that_looks_like_base64_stays_text() {
         let properties = owned(&[("a", "AJ//"), (BINARY_VALUES_PROPERTY, "1")]);
-        let headers = super::headers(&properties);
+        let headers = super::headers(properties);
         assert_eq!(headers, Headers::new().with("a", "AJ//"));
     }
 
@@ -124,7 +122,7 @@ mod tests {
     fn a_listed_value_that_is_not_base64_is_kept() {
         let properties = owned(&[("a", "not base64!"), (BINARY_VALUES_PROPERTY, "0")]);
         assert_eq!(
-            super::headers(&properties),
+            super::headers(properties),
             Headers::new().with("a", "not base64!")
         );
     }
