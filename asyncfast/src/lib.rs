@@ -89,6 +89,12 @@ pub mod __private;
 #[doc = include_str!("../../docs/guide/kafka.md")]
 mod kafka_guide {}
 
+/// The MQTT guide (`docs/guide/mqtt.md`), compiled as doc tests with the `mqtt` feature (its
+/// code needs a broker to run, so it is `no_run`).
+#[cfg(all(doctest, feature = "mqtt"))]
+#[doc = include_str!("../../docs/guide/mqtt.md")]
+mod mqtt_guide {}
+
 pub use amgi_core as amgi;
 pub use amgi_server;
 pub use app::{AsyncFast, DEFAULT_MESSAGE_CONCURRENCY};

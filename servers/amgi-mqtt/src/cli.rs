@@ -4,7 +4,7 @@ use amgi_server::{ServeArgs, ServeContext, ServeError, ServerCommand};
 use clap::{Args, FromArgMatches};
 use futures_util::future::BoxFuture;
 
-use crate::{MqttConfig, Server, topic_filter};
+use crate::{MqttConfig, Protocol, Qos, Server, Tls, topic_filter};
 
 /// The arguments of `run mqtt`.
 #[derive(Debug, Args)]
@@ -26,6 +26,25 @@ struct MqttArgs {
     /// Share the messages with the other servers of group G (`$share/G/<topic>`).
     #[arg(long, value_name = "G")]
     group: Option<String>,
+    /// Quality of service: 0 (at most once), 1 (at least once) or 2 (the broker's
+    /// exactly-once handshake; the application may still see a message twice after a crash).
+    #[arg(long, value_name = "0|1|2", default_value = "1")]
+    qos: Qos,
+    /// MQTT version: 5 (the default) or 3.1.1 (no headers: a message.send with headers fails).
+    #[arg(
+        long,
+        visible_alias = "mqtt-version",
+        value_name = "5|3.1.1",
+        default_value = "5"
+    )]
+    protocol: Protocol,
+    /// Connect over TLS (rustls), trusting the system's certificate authorities unless
+    /// --ca-file is given.
+    #[arg(long)]
+    tls: bool,
+    /// Trust only the certificates of this PEM file (implies --tls).
+    #[arg(long, value_name = "PATH")]
+    ca_file: Option<std::path::PathBuf>,
     /// Username to connect with.
     #[arg(long, value_name = "U", requires = "password_env")]
     username: Option<String>,
@@ -37,9 +56,11 @@ struct MqttArgs {
     serve: ServeArgs,
 }
 
-/// `run mqtt [ADDRESS…] --host H --port P --client-id ID [--group G] [--username U
-/// --password-env VAR] [--batch-size N] [--max-deliveries N] [--drain-timeout SECS]`: serves an
-/// application on an MQTT 5 broker, QoS 1, at least once, until shutdown.
+/// `run mqtt [ADDRESS…] --host H --port P --client-id ID [--group G] [--qos 0|1|2]
+/// [--protocol 5|3.1.1] [--tls]
+/// [--ca-file PATH] [--username U --password-env VAR] [--batch-size N] [--max-deliveries N]
+/// [--lanes N] [--drain-timeout SECS]`: serves an application on an MQTT 5 broker, QoS 1 (at least once)
+/// unless told otherwise, until shutdown.
 ///
 /// ```no_run
 /// # async fn f(cx: amgi_server::ServeContext) -> Result<(), amgi_server::ServeError> {
@@ -60,8 +81,8 @@ impl ServerCommand for MqttCommand {
 
     fn command(&self) -> clap::Command {
         MqttArgs::augment_args(clap::Command::new(self.name())).about(
-            "Serve on an MQTT 5 broker (QoS 1, persistent session), at least once, until Ctrl-C \
-             or SIGTERM",
+            "Serve on an MQTT 5 broker (QoS 1 by default, persistent session), at least once, \
+             until Ctrl-C or SIGTERM",
         )
     }
 
@@ -93,7 +114,15 @@ fn config(args: &MqttArgs, cx: &ServeContext) -> Result<MqttConfig, ServeError> 
     for template in &subscription.templates {
         topics.push(topic_filter(template)?);
     }
-    let mut config = MqttConfig::new(&args.host, args.port, &args.client_id).topics(topics);
+    let mut config = MqttConfig::new(&args.host, args.port, &args.client_id)
+        .topics(topics)
+        .qos(args.qos)
+        .protocol(args.protocol);
+    match (&args.ca_file, args.tls) {
+        (Some(path), _) => config = config.tls(Tls::CaFile(path.clone())),
+        (None, true) => config = config.tls(Tls::SystemRoots),
+        (None, false) => {}
+    }
     if let Some(group) = &args.group {
         config = config.group(group);
     }
@@ -110,10 +139,8 @@ fn config(args: &MqttArgs, cx: &ServeContext) -> Result<MqttConfig, ServeError> 
         .batch_size(args.serve.batch_size(defaults.batch_size))
         .retry(args.serve.retry(defaults.retry))
         .deadlines(args.serve.deadlines(defaults.deadlines));
-    if args.serve.lanes.is_some() {
-        return Err(ServeError::config(
-            "--lanes is not supported by `run mqtt` yet: topics already run side by side, each in order",
-        ));
+    if let Some(lanes) = args.serve.lanes {
+        config = config.lanes(lanes);
     }
     Ok(config)
 }
@@ -196,6 +223,32 @@ mod tests {
             .try_get_matches_from(["mqtt", "--client-id", "c", "--username", "u"])
             .unwrap_err();
         assert!(error.to_string().contains("--password-env"), "{error}");
+    }
+
+    fn exact_again() -> ChannelAddress {
+        ChannelAddress::new("a", vec![AddressPart::Literal("a".into())])
+    }
+
+    #[test]
+    fn qos_protocol_and_tls_flags_reach_the_config() {
+        let exact = ChannelAddress::new("a", vec![AddressPart::Literal("a".into())]);
+        let args = parse(&["--client-id", "c", "--qos", "2", "--ca-file", "/ca.pem"]);
+        let exactly_once = config(&args, &context(vec![exact.clone()])).unwrap();
+        assert_eq!(exactly_once.qos, Qos::ExactlyOnce);
+        assert_eq!(exactly_once.tls, Some(Tls::CaFile("/ca.pem".into())));
+        let args = parse(&["--client-id", "c", "--tls", "--qos", "0"]);
+        let at_most_once = config(&args, &context(vec![exact])).unwrap();
+        assert_eq!(at_most_once.qos, Qos::AtMostOnce);
+        assert_eq!(at_most_once.tls, Some(Tls::SystemRoots));
+        assert_eq!(at_most_once.protocol, Protocol::V5);
+        let args = parse(&["--client-id", "c", "--mqtt-version", "3"]);
+        let v311 = config(&args, &context(vec![exact_again()])).unwrap();
+        assert_eq!(v311.protocol, Protocol::V311);
+        let error = MqttCommand
+            .command()
+            .try_get_matches_from(["mqtt", "--client-id", "c", "--qos", "3"])
+            .unwrap_err();
+        assert!(error.to_string().contains("0, 1 or 2"), "{error}");
     }
 
     #[test]

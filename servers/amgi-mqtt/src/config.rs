@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use amgi_server::{AddressPart, ChannelAddress, DeadLetterPolicy, Deadlines, RetryPolicy};
 
-use crate::MqttError;
+use crate::{Credentials, MqttError, Tls};
 
 /// Largest number of messages of one topic in a batch, unless set.
 pub const DEFAULT_BATCH_SIZE: usize = 64;
@@ -15,6 +15,92 @@ pub const DEFAULT_SESSION_EXPIRY: Duration = Duration::from_hours(24);
 
 /// How long connecting to the broker may take at start, unless set.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The quality of service the server subscribes with, and publishes a `message.send` with
+/// when it has no [`MqttBinding`](amgi_core::MqttBinding).
+///
+/// ```
+/// use amgi_mqtt::Qos;
+/// assert_eq!(Qos::default(), Qos::AtLeastOnce);
+/// assert_eq!("2".parse::<Qos>().unwrap(), Qos::ExactlyOnce);
+/// assert!("3".parse::<Qos>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Qos {
+    /// QoS 0: at most once. The broker sends each message once and expects no
+    /// acknowledgement: a message in hand when the server stops is lost.
+    AtMostOnce,
+    /// QoS 1 (the default): at least once. A message is `PUBACK`ed once the application
+    /// acked it or it was dead-lettered.
+    #[default]
+    AtLeastOnce,
+    /// QoS 2: the broker's exactly-once handshake. A message is `PUBREC`ed once the application
+    /// acked it or it was dead-lettered; as with QoS 1, the application may see a message again
+    /// after a crash (what it does is at least once).
+    ExactlyOnce,
+}
+
+impl Qos {
+    /// The level as a number, 0 to 2.
+    pub fn number(self) -> u8 {
+        match self {
+            Self::AtMostOnce => 0,
+            Self::AtLeastOnce => 1,
+            Self::ExactlyOnce => 2,
+        }
+    }
+}
+
+impl std::str::FromStr for Qos {
+    type Err = MqttError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "0" => Ok(Self::AtMostOnce),
+            "1" => Ok(Self::AtLeastOnce),
+            "2" => Ok(Self::ExactlyOnce),
+            other => Err(MqttError::config(format!(
+                "`{other}` is not an MQTT QoS: use 0, 1 or 2"
+            ))),
+        }
+    }
+}
+
+/// The MQTT protocol version to speak.
+///
+/// ```
+/// use amgi_mqtt::Protocol;
+/// assert_eq!(Protocol::default(), Protocol::V5);
+/// assert_eq!("3.1.1".parse::<Protocol>().unwrap(), Protocol::V311);
+/// assert_eq!("3".parse::<Protocol>().unwrap(), Protocol::V311);
+/// assert_eq!("5".parse::<Protocol>().unwrap(), Protocol::V5);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// MQTT 5 (the default): headers are user properties, bindings carry the publish
+    /// properties, the session has an expiry interval.
+    #[default]
+    V5,
+    /// MQTT 3.1.1, for brokers without MQTT 5: no user properties (a `message.send` with headers
+    /// fails saying so, incoming messages have none, dead letters go without the reason
+    /// headers — the reason is logged), no publish properties (those of a binding are ignored),
+    /// and the session is kept by the broker's own rules (clean session off, no expiry).
+    V311,
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = MqttError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "5" | "5.0" => Ok(Self::V5),
+            "3" | "3.1.1" | "311" | "4" => Ok(Self::V311),
+            other => Err(MqttError::config(format!(
+                "`{other}` is not an MQTT version this server speaks: use 5 (the default) or 3.1.1"
+            ))),
+        }
+    }
+}
 
 /// The configuration of an MQTT server: a consuming builder.
 ///
@@ -32,10 +118,14 @@ pub struct MqttConfig {
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) client_id: String,
-    pub(crate) credentials: Option<(String, String)>,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) tls: Option<Tls>,
     pub(crate) topics: Vec<String>,
     pub(crate) group: Option<String>,
+    pub(crate) qos: Qos,
+    pub(crate) protocol: Protocol,
     pub(crate) batch_size: usize,
+    pub(crate) lanes: Option<usize>,
     pub(crate) retry: RetryPolicy,
     pub(crate) dead_letter: DeadLetterPolicy,
     pub(crate) deadlines: Deadlines,
@@ -57,9 +147,13 @@ impl MqttConfig {
             port,
             client_id: client_id.into(),
             credentials: None,
+            tls: None,
             topics: Vec::new(),
             group: None,
+            qos: Qos::default(),
+            protocol: Protocol::default(),
             batch_size: DEFAULT_BATCH_SIZE,
+            lanes: None,
             retry: RetryPolicy::default(),
             dead_letter: DeadLetterPolicy::default(),
             deadlines: Deadlines::default(),
@@ -68,7 +162,7 @@ impl MqttConfig {
         }
     }
 
-    /// Topic filters to subscribe to with QoS 1 (exact topics, or filters with `+` and `#`).
+    /// Topic filters to subscribe to (exact topics, or filters with `+` and `#`).
     ///
     /// ```no_run
     /// let config = amgi_mqtt::MqttConfig::new("127.0.0.1", 1883, "c").topics(["a/b", "c/+"]);
@@ -95,6 +189,31 @@ impl MqttConfig {
         self
     }
 
+    /// The QoS to subscribe with, and to publish a `message.send` with when it has no MQTT
+    /// binding (default: [`Qos::AtLeastOnce`]). Dead letters are always published with QoS 1.
+    ///
+    /// ```no_run
+    /// use amgi_mqtt::{MqttConfig, Qos};
+    /// let config = MqttConfig::new("127.0.0.1", 1883, "c").qos(Qos::ExactlyOnce);
+    /// ```
+    #[must_use]
+    pub fn qos(mut self, qos: Qos) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// The protocol version (default: [`Protocol::V5`]).
+    ///
+    /// ```no_run
+    /// use amgi_mqtt::{MqttConfig, Protocol};
+    /// let config = MqttConfig::new("127.0.0.1", 1883, "c").protocol(Protocol::V311);
+    /// ```
+    #[must_use]
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
     /// Username and password to connect with. The password is never logged.
     ///
     /// ```no_run
@@ -103,7 +222,20 @@ impl MqttConfig {
     /// ```
     #[must_use]
     pub fn credentials(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
-        self.credentials = Some((username.into(), password.into()));
+        self.credentials = Some(Credentials::new(username, password));
+        self
+    }
+
+    /// Connects over TLS (rustls), trusting the system's roots or a CA file. Usually with port
+    /// 8883.
+    ///
+    /// ```no_run
+    /// use amgi_mqtt::{MqttConfig, Tls};
+    /// let config = MqttConfig::new("broker.example.com", 8883, "c").tls(Tls::SystemRoots);
+    /// ```
+    #[must_use]
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -115,6 +247,22 @@ impl MqttConfig {
     #[must_use]
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Keyed lanes: run up to `lanes` messages of one topic at once, never two with the same
+    /// `amgi-lane-key` header ([`amgi_server::LANE_KEY_HEADER`]), those of one key in order; a
+    /// message without the header keeps no order with any other. Each message is dispatched
+    /// alone, with its own retries. `PUBACK`s still go out in arrival order (MQTT requires it),
+    /// each once every earlier message of the connection is finished. Default: off, one batch
+    /// of a topic at a time, in order.
+    ///
+    /// ```no_run
+    /// let config = amgi_mqtt::MqttConfig::new("127.0.0.1", 1883, "c").lanes(32);
+    /// ```
+    #[must_use]
+    pub fn lanes(mut self, lanes: usize) -> Self {
+        self.lanes = Some(lanes.max(1));
         self
     }
 

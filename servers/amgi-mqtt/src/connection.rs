@@ -4,18 +4,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use amgi_core::Binding;
 use amgi_core::batch::IncomingMessage;
-use amgi_core::{Binding, MqttBinding};
 use amgi_server::{DeadLetterPolicy, OffsetTracker};
-use rumqttc::Outgoing;
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish, SubscribeReasonCode};
-use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::MqttError;
+use crate::client::{Client, ConnectionError, Delivery, EventLoop, Happening, Incoming};
 use crate::error::MqttErrorKind;
-use crate::publisher::{Waiters, headers};
+use crate::publisher::Waiters;
+use crate::{MqttError, Qos};
 
 /// How long the event loop waits before reconnecting after the connection dropped.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -43,23 +40,23 @@ pub(crate) struct Batch {
 #[derive(Debug)]
 pub(crate) struct Acker {
     inner: Mutex<AckerInner>,
-    out: mpsc::UnboundedSender<Option<Publish>>,
+    out: mpsc::UnboundedSender<Option<Delivery>>,
 }
 
 #[derive(Debug, Default)]
 struct AckerInner {
     tracker: OffsetTracker,
-    held: std::collections::VecDeque<(i64, Publish)>,
+    held: std::collections::VecDeque<(i64, Delivery)>,
 }
 
 impl Acker {
     /// An acker, and the task that hands its `PUBACK`s to `client`, in order. The task ends
     /// after [`Acker::close`], once every `PUBACK` before it was handed over.
-    pub(crate) fn start(client: AsyncClient) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
-        let (out, mut acks) = mpsc::unbounded_channel::<Option<Publish>>();
+    pub(crate) fn start(client: Client) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
+        let (out, mut acks) = mpsc::unbounded_channel::<Option<Delivery>>();
         let task = tokio::spawn(async move {
-            while let Some(Some(publish)) = acks.recv().await {
-                if client.ack(&publish).await.is_err() {
+            while let Some(Some(delivery)) = acks.recv().await {
+                if client.ack(&delivery).await.is_err() {
                     return;
                 }
             }
@@ -77,11 +74,11 @@ impl Acker {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Records `publish`, arrived as number `seq` (ascending).
-    fn track(&self, seq: i64, publish: Publish) {
+    /// Records `delivery`, arrived as number `seq` (ascending).
+    fn track(&self, seq: i64, delivery: Delivery) {
         let mut inner = self.lock();
         if inner.tracker.track(seq) {
-            inner.held.push_back((seq, publish));
+            inner.held.push_back((seq, delivery));
         }
     }
 
@@ -92,8 +89,8 @@ impl Acker {
             return;
         };
         while inner.held.front().is_some_and(|&(held, _)| held < position) {
-            if let Some((_, publish)) = inner.held.pop_front() {
-                let _ = self.out.send(Some(publish));
+            if let Some((_, delivery)) = inner.held.pop_front() {
+                let _ = self.out.send(Some(delivery));
             }
         }
     }
@@ -109,20 +106,27 @@ pub(crate) async fn connect(
     eventloop: &mut EventLoop,
     address: &str,
     timeout: Duration,
+    tls: bool,
 ) -> Result<(), MqttError> {
     let unreachable = |detail: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| {
+        let tls = if tls {
+            "; with TLS, check that the broker listens with TLS there, that --ca-file holds the \
+             authority that signed its certificate, and that the certificate names the host"
+        } else {
+            ""
+        };
         MqttError::new(
             MqttErrorKind::Unreachable,
             format!(
                 "no MQTT broker answered on {address} ({detail}); check --host and --port, or \
-                 start one (`mosquitto -d`)"
+                 start one (`mosquitto -d`){tls}"
             ),
             source,
         )
     };
     let connected = tokio::time::timeout(timeout, async {
         loop {
-            if let Event::Incoming(Packet::ConnAck(_)) = eventloop.poll().await? {
+            if let Happening::ConnAck { .. } = eventloop.poll().await? {
                 return Ok::<(), ConnectionError>(());
             }
         }
@@ -130,25 +134,18 @@ pub(crate) async fn connect(
     .await;
     match connected {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(unreachable(error.to_string(), Some(Box::new(error)))),
+        Ok(Err(error)) => Err(unreachable(error.to_string(), Some(error))),
         Err(_) => Err(unreachable(format!("nothing within {timeout:?}"), None)),
     }
-}
-
-/// The filters to subscribe to, with QoS 1.
-pub(crate) fn filters(topics: &[String]) -> Vec<Filter> {
-    topics
-        .iter()
-        .map(|topic| Filter::new(topic.clone(), QoS::AtLeastOnce))
-        .collect()
 }
 
 /// Drives the event loop: pairs publishes with their `PUBACK`s, groups consumed messages into
 /// batches, and subscribes again on a reconnect that lost the session.
 pub(crate) struct Driver {
     pub(crate) eventloop: EventLoop,
-    pub(crate) client: AsyncClient,
-    pub(crate) filters: Vec<Filter>,
+    pub(crate) client: Client,
+    pub(crate) filters: Vec<String>,
+    pub(crate) qos: Qos,
     pub(crate) waiters: Arc<Waiters>,
     pub(crate) acker: Arc<Acker>,
     pub(crate) batches: mpsc::UnboundedSender<Batch>,
@@ -182,7 +179,7 @@ impl Driver {
             }
             // Publishes already read from the network form batches with this one.
             while !fetched.is_empty() {
-                let Some(event) = self.eventloop.state.events.pop_front() else {
+                let Some(event) = self.eventloop.buffered() else {
                     break;
                 };
                 if self.handle(event, &mut fetched) {
@@ -194,76 +191,84 @@ impl Driver {
     }
 
     /// Handles one event; `true` once the connection is closed.
-    fn handle(&mut self, event: Event, fetched: &mut Vec<(String, Received)>) -> bool {
+    fn handle(&mut self, event: Happening, fetched: &mut Vec<(String, Received)>) -> bool {
         match event {
-            Event::Incoming(Packet::Publish(publish)) => self.received(publish, fetched),
-            Event::Incoming(Packet::PubAck(ack)) => self.waiters.acked(&ack),
-            Event::Incoming(Packet::SubAck(suback)) => {
-                let refused: Vec<_> = suback
-                    .return_codes
-                    .iter()
-                    .zip(&self.filters)
-                    .filter(|(code, _)| !matches!(code, SubscribeReasonCode::Success(_)))
-                    .map(|(code, filter)| format!("`{}` ({code:?})", filter.path))
-                    .collect();
-                let answer = if refused.is_empty() {
-                    Ok(())
-                } else {
-                    Err(MqttError::new(
-                        MqttErrorKind::Subscribe,
-                        format!(
-                            "the broker refused the subscriptions {}",
-                            refused.join(", ")
-                        ),
-                        None,
-                    ))
-                };
-                match self.subscribed.take() {
-                    Some(subscribed) => {
-                        let _ = subscribed.send(answer);
-                    }
-                    None => {
-                        if let Err(error) = answer {
-                            tracing::error!(%error, "subscribing again failed");
-                        }
+            Happening::Publish(incoming) => self.received(*incoming, fetched),
+            Happening::PubAck(pkid, answer) | Happening::PubComp(pkid, answer) => {
+                self.waiters.answer(pkid, answer);
+            }
+            // Only a refusal completes a QoS 2 publish at PUBREC.
+            Happening::PubRec(pkid, Err(refused)) => self.waiters.answer(pkid, Err(refused)),
+            Happening::SubAck(answers) => self.subscribed(&answers),
+            Happening::ConnAck { session_present } => {
+                if !session_present && !self.filters.is_empty() {
+                    tracing::warn!("the broker lost the session: subscribing again");
+                    if let Err(error) = self.client.try_subscribe(&self.filters, self.qos) {
+                        tracing::error!(%error, "subscribing again failed");
                     }
                 }
             }
-            Event::Incoming(Packet::ConnAck(connack))
-                if !connack.session_present && !self.filters.is_empty() =>
-            {
-                tracing::warn!("the broker lost the session: subscribing again");
-                let filters = self.filters.clone();
-                if let Err(error) = self.client.try_subscribe_many(filters) {
-                    tracing::error!(%error, "subscribing again failed");
-                }
+            Happening::Disconnect(reason) => {
+                tracing::warn!(reason, "the broker disconnected");
             }
-            Event::Incoming(Packet::Disconnect(disconnect)) => {
-                tracing::warn!(reason = ?disconnect.reason_code, "the broker disconnected");
-            }
-            Event::Outgoing(Outgoing::Publish(pkid)) => self.waiters.sent(pkid),
-            Event::Outgoing(Outgoing::AwaitAck(pkid)) => self.waiters.collided(pkid),
-            Event::Outgoing(Outgoing::Disconnect) => return true,
-            _ => {}
+            Happening::Sent(pkid) => self.waiters.sent(pkid),
+            Happening::Collided(pkid) => self.waiters.collided(pkid),
+            Happening::Closed => return true,
+            Happening::PubRec(_, Ok(())) | Happening::Other => {}
         }
         false
     }
 
+    /// The broker answered a subscription.
+    fn subscribed(&mut self, answers: &[Result<(), String>]) {
+        let refused: Vec<_> = answers
+            .iter()
+            .zip(&self.filters)
+            .filter_map(|(answer, filter)| {
+                answer
+                    .as_ref()
+                    .err()
+                    .map(|reason| format!("`{filter}` ({reason})"))
+            })
+            .collect();
+        let answer = if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(MqttError::new(
+                MqttErrorKind::Subscribe,
+                format!(
+                    "the broker refused the subscriptions {}",
+                    refused.join(", ")
+                ),
+                None,
+            ))
+        };
+        match self.subscribed.take() {
+            Some(subscribed) => {
+                let _ = subscribed.send(answer);
+            }
+            None => {
+                if let Err(error) = answer {
+                    tracing::error!(%error, "subscribing again failed");
+                }
+            }
+        }
+    }
+
     /// A message arrived: track it for its `PUBACK`, and add it to what was fetched.
-    fn received(&mut self, publish: Publish, fetched: &mut Vec<(String, Received)>) {
+    fn received(&mut self, incoming: Incoming, fetched: &mut Vec<(String, Received)>) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let topic = String::from_utf8_lossy(&publish.topic).into_owned();
-        let payload = (!publish.payload.is_empty()).then(|| publish.payload.clone());
-        let qos = match publish.qos {
-            QoS::AtMostOnce => 0,
-            QoS::AtLeastOnce => 1,
-            QoS::ExactlyOnce => 2,
-        };
-        let binding = Binding::Mqtt(MqttBinding::new(qos, publish.retain));
-        let message =
-            IncomingMessage::new(headers(publish.properties.as_ref()), payload, Some(binding));
-        self.acker.track(seq, publish);
+        let Incoming {
+            topic,
+            payload,
+            headers,
+            binding,
+            delivery,
+        } = incoming;
+        let payload = (!payload.is_empty()).then_some(payload);
+        let message = IncomingMessage::new(headers, payload, Some(Binding::Mqtt(binding)));
+        self.acker.track(seq, delivery);
         // A dead letter matched by a `+` filter is not for this server: acknowledge it.
         if self.dead_letter.is_dead_letter_address(&topic) && !self.exact.contains(&topic) {
             tracing::debug!(topic, "dead letter received: not consumed");

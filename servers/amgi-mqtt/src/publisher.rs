@@ -1,27 +1,31 @@
-//! Publishing with QoS 1 and waiting for the broker's `PUBACK`.
+//! Publishing with a QoS and waiting for the broker's answer: `PUBACK` for QoS 1, `PUBCOMP`
+//! for QoS 2 (QoS 0 has none: it completes once handed to the event loop).
 //!
 //! rumqttc 0.25 assigns packet ids inside its event loop and reports them as
 //! `Outgoing::Publish(pkid)`, in the order the publish requests were queued. [`Waiters`] keeps
-//! one waiter per queued publish in that order, pairs it with its packet id when the event loop
-//! reports it, and completes it on the `PUBACK` of that id.
+//! one waiter per queued QoS 1 or 2 publish in that order, pairs it with its packet id when the
+//! event loop reports it, and completes it on the `PUBACK` (or `PUBCOMP`, or a failed `PUBREC`)
+//! of that id.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use amgi_core::batch::Publisher;
-use amgi_core::{Binding, EventFuture, Headers, MessageSend, SendError, SendErrorKind};
+use amgi_core::{EventFuture, Headers, MessageSend, SendError, SendErrorKind};
 use bytes::Bytes;
-use rumqttc::v5::AsyncClient;
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{PubAck, PubAckReason, PublishProperties};
 use tokio::sync::oneshot;
 
-/// How long a publish may wait for its `PUBACK` (a broker that is down makes it wait).
+use crate::binding::Outbound;
+use crate::client::Client;
+use crate::headers::user_properties;
+use crate::{Protocol, Qos};
+
+/// How long a publish may wait for the broker's answer (a broker that is down makes it wait).
 const PUBACK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the broker answered to a publish.
-type Answer = Result<(), PubAckReason>;
+/// What the broker answered to a publish: nothing, or the reason it refused it.
+type Answer = Result<(), String>;
 
 /// Publishes waiting for their packet id or their `PUBACK`.
 #[derive(Debug, Default)]
@@ -70,68 +74,88 @@ impl Waiters {
         }
     }
 
-    /// The broker acked `ack.pkid`.
-    pub(crate) fn acked(&self, ack: &PubAck) {
-        let waiter = self.lock().sent.remove(&ack.pkid);
+    /// The broker answered the publish `pkid`: its `PUBACK` (QoS 1), its `PUBCOMP` (QoS 2),
+    /// or a `PUBREC` that refused it.
+    pub(crate) fn answer(&self, pkid: u16, answer: Answer) {
+        let waiter = self.lock().sent.remove(&pkid);
         if let Some(waiter) = waiter {
-            let answer = match ack.reason {
-                PubAckReason::Success | PubAckReason::NoMatchingSubscribers => Ok(()),
-                reason => Err(reason),
-            };
             let _ = waiter.send(answer);
         }
     }
 }
 
-/// Publishes with QoS 1 and waits for the `PUBACK`: the server's [`Publisher`], used for
+/// Publishes and waits for the broker's answer: the server's [`Publisher`], used for
 /// `message.send`, the lifespan's `ServerPublisher` and dead letters.
 pub(crate) struct MqttPublisher {
-    client: AsyncClient,
+    client: Client,
     waiters: Arc<Waiters>,
+    /// The QoS of a `message.send` without an MQTT binding.
+    default_qos: Qos,
     /// Held while queuing a publish, so that waiters are queued in request order.
     order: tokio::sync::Mutex<()>,
 }
 
 impl MqttPublisher {
-    pub(crate) fn new(client: AsyncClient, waiters: Arc<Waiters>) -> Self {
+    pub(crate) fn new(client: Client, waiters: Arc<Waiters>, default_qos: Qos) -> Self {
         Self {
             client,
             waiters,
+            default_qos,
             order: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Publishes `payload` to `topic` with `headers` as user properties, in order, and waits
-    /// until the broker acked it.
+    /// Publishes `payload` to `topic` with `headers` as user properties, in order, as
+    /// `outbound` says, and waits until the broker acked it (QoS 1 and 2).
     pub(crate) async fn publish_to(
         &self,
         topic: &str,
         headers: &Headers,
         payload: Bytes,
-        retain: bool,
+        outbound: Outbound,
     ) -> Result<(), SendError> {
-        let properties = PublishProperties {
-            user_properties: user_properties(headers)?,
-            ..PublishProperties::default()
+        let Outbound {
+            qos,
+            retain,
+            mut properties,
+        } = outbound;
+        if self.client.protocol() == Protocol::V311 && !headers.is_empty() {
+            return Err(
+                SendError::new(SendErrorKind::Transport).with_detail(format!(
+                    "publishing to `{topic}`: MQTT 3.1.1 has no user properties, so a message with \
+                 headers cannot be sent; connect with MQTT 5 (the default), or send no headers"
+                )),
+            );
+        }
+        properties.user_properties = user_properties(headers)?;
+        let closed = |error: crate::client::ConnectionError| {
+            SendError::new(SendErrorKind::Closed)
+                .with_detail(format!("publishing to `{topic}`: {error}"))
         };
+        if qos == Qos::AtMostOnce {
+            return self
+                .client
+                .publish(topic, qos, retain, payload, properties)
+                .await
+                .map_err(closed);
+        }
         let (answer_tx, answer) = oneshot::channel();
         {
             let _order = self.order.lock().await;
             self.waiters.lock().queued.push_back(answer_tx);
             let queued = self
                 .client
-                .publish_with_properties(topic, QoS::AtLeastOnce, retain, payload, properties)
+                .publish(topic, qos, retain, payload, properties)
                 .await;
             if let Err(error) = queued {
                 self.waiters.lock().queued.pop_back();
-                return Err(SendError::new(SendErrorKind::Closed)
-                    .with_detail(format!("publishing to `{topic}`: {error}")));
+                return Err(closed(error));
             }
         }
         match tokio::time::timeout(PUBACK_TIMEOUT, answer).await {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(reason))) => Err(SendError::new(SendErrorKind::Transport).with_detail(
-                format!("the broker refused a publish to `{topic}`: {reason:?}"),
+                format!("the broker refused a publish to `{topic}`: {reason}"),
             )),
             Ok(Err(_)) => Err(SendError::new(SendErrorKind::Closed)
                 .with_detail(format!("the connection closed before `{topic}` was acked"))),
@@ -147,73 +171,17 @@ impl MqttPublisher {
 impl Publisher for MqttPublisher {
     fn publish(&self, message: MessageSend) -> EventFuture<'_, Result<(), SendError>> {
         EventFuture::boxed(async move {
-            let retain = message.bindings.iter().any(|binding| match binding {
-                Binding::Mqtt(mqtt) => mqtt.retain,
-                _ => false,
-            });
+            let outbound = Outbound::of(&message.bindings, self.default_qos);
             let payload = message.payload.unwrap_or_default();
-            self.publish_to(&message.address, &message.headers, payload, retain)
+            self.publish_to(&message.address, &message.headers, payload, outbound)
                 .await
         })
     }
 }
 
-/// Headers as MQTT 5 user properties: in order, repeats kept; both name and value must be
-/// UTF-8.
-pub(crate) fn user_properties(headers: &Headers) -> Result<Vec<(String, String)>, SendError> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            let text = |bytes: &Bytes, what: &str| {
-                String::from_utf8(bytes.to_vec()).map_err(|_| {
-                    SendError::new(SendErrorKind::Transport).with_detail(format!(
-                        "the {what} of header `{}` is not UTF-8: MQTT user properties are text",
-                        String::from_utf8_lossy(name)
-                    ))
-                })
-            };
-            Ok((text(name, "name")?, text(value, "value")?))
-        })
-        .collect()
-}
-
-/// User properties as headers, in order, repeats kept.
-pub(crate) fn headers(properties: Option<&PublishProperties>) -> Headers {
-    properties
-        .map(|properties| {
-            properties
-                .user_properties
-                .iter()
-                .map(|(name, value)| (name.clone(), value.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn headers_and_user_properties_round_trip_in_order_with_repeats() {
-        let headers = Headers::new().with("a", "1").with("b", "2").with("a", "3");
-        let properties = PublishProperties {
-            user_properties: user_properties(&headers).unwrap(),
-            ..PublishProperties::default()
-        };
-        assert_eq!(
-            properties.user_properties,
-            [("a", "1"), ("b", "2"), ("a", "3")].map(|(n, v)| (n.to_owned(), v.to_owned()))
-        );
-        assert_eq!(super::headers(Some(&properties)), headers);
-    }
-
-    #[test]
-    fn a_header_that_is_not_utf8_is_refused_by_name() {
-        let headers = Headers::new().with("bin", Bytes::from_static(&[0xff]));
-        let error = user_properties(&headers).unwrap_err();
-        assert!(error.to_string().contains("`bin`"), "{error}");
-    }
 
     #[test]
     fn waiters_pair_packet_ids_in_order_and_ignore_resends() {
@@ -224,10 +192,10 @@ mod tests {
         waiters.sent(7);
         waiters.sent(7); // resent after a reconnect
         waiters.sent(8);
-        waiters.acked(&PubAck::new(8, None));
+        waiters.answer(8, Ok(()));
         assert_eq!(second.try_recv().unwrap(), Ok(()));
         assert!(first.try_recv().is_err());
-        waiters.acked(&PubAck::new(7, None));
+        waiters.answer(7, Ok(()));
         assert_eq!(first.try_recv().unwrap(), Ok(()));
     }
 }

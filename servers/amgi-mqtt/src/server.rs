@@ -1,24 +1,29 @@
 //! [`Server`]: connects, subscribes, runs batches through the application and maps the
 //! outcomes onto MQTT 5 (`PUBACK`, in-process redelivery, dead-letter topics).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use amgi_core::batch::{BatchDispatcher, Publisher};
+use amgi_core::batch::{BatchDispatcher, NOT_ACKNOWLEDGED, Outcome, Publisher};
 use amgi_core::extension::{NackRetrySupport, ServerPublisher};
 use amgi_core::lifespan::{Lifespan, LifespanOptions};
 use amgi_core::{Application, LifespanScope, MessageScope, StateMap};
-use amgi_server::{DeadLetterOrigin, Settlement, StopSignal, dead_letter_headers};
-use rumqttc::v5::{AsyncClient, MqttOptions};
+use amgi_server::{DeadLetterOrigin, LANE_KEY_HEADER, Settlement, StopSignal, dead_letter_headers};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::binding::Outbound;
+use crate::client::{self, Client};
 use crate::connection::{self, Acker, Batch, Driver, Received};
 use crate::error::MqttErrorKind;
 use crate::publisher::{MqttPublisher, Waiters};
-use crate::{MqttConfig, MqttError};
+use crate::{MqttConfig, MqttError, Protocol, Qos};
 
 /// Requests (publishes, `PUBACK`s) queued for the event loop at most.
 const REQUEST_CAPACITY: usize = 256;
@@ -55,19 +60,21 @@ impl<A: Application> Server<A> {
     pub async fn start(self) -> Result<ServerHandle, MqttError> {
         let Self { app, config } = self;
         let address = config.broker_address();
-        let (client, mut eventloop) = AsyncClient::new(options(&config), REQUEST_CAPACITY);
-        connection::connect(&mut eventloop, &address, config.connect_timeout).await?;
+        let (client, mut eventloop) = client::open(&config, REQUEST_CAPACITY)?;
+        let tls = config.tls.is_some();
+        connection::connect(&mut eventloop, &address, config.connect_timeout, tls).await?;
 
         let waiters = Arc::new(Waiters::default());
         let (acker, ack_task) = Acker::start(client.clone());
         let (batches_tx, batches) = mpsc::unbounded_channel();
         let (subscribed_tx, subscribed) = oneshot::channel();
         let closing = Arc::new(AtomicBool::new(false));
-        let filters = connection::filters(&config.subscription_filters());
+        let filters = config.subscription_filters();
         let driver = Driver {
             eventloop,
             client: client.clone(),
             filters: filters.clone(),
+            qos: config.qos,
             waiters: Arc::clone(&waiters),
             acker: Arc::clone(&acker),
             batches: batches_tx,
@@ -92,7 +99,11 @@ impl<A: Application> Server<A> {
         };
 
         let (app, state) = (Arc::new(app), StateMap::new());
-        let publisher = Arc::new(MqttPublisher::new(connected.client.clone(), waiters));
+        let publisher = Arc::new(MqttPublisher::new(
+            connected.client.clone(),
+            waiters,
+            config.qos,
+        ));
         let scope = LifespanScope::new(state.clone())
             .with_extension(ServerPublisher(Arc::clone(&publisher) as Arc<dyn Publisher>));
         let lifespan = match Lifespan::startup_scope(
@@ -113,15 +124,9 @@ impl<A: Application> Server<A> {
             }
         };
 
-        if let Err(error) = subscribe(&connected.client, filters, subscribed, &config).await {
-            let _ = lifespan.shutdown().await;
-            connected.close().await;
-            return Err(error);
-        }
-
-        tracing::info!(broker = %address, client_id = %config.client_id,
-            topics = ?config.topics, group = ?config.group, batch_size = config.batch_size,
-            max_deliveries = config.retry.max_deliveries, "serving on MQTT 5 (QoS 1)");
+        // The consumer runs before the SUBACK arrives: a broker that resumes a session sends
+        // what it queued for it first, and the SUBACK only after (with a large backlog, the
+        // whole of it).
         let stop = Arc::new(StopSignal::default());
         let consumer = Consumer {
             dispatcher: BatchDispatcher::new(app, publisher.clone() as Arc<dyn Publisher>),
@@ -132,38 +137,32 @@ impl<A: Application> Server<A> {
             stop: Arc::clone(&stop),
         };
         let consumer = tokio::spawn(Arc::new(consumer).run(batches));
-        Ok(ServerHandle {
+        let handle = ServerHandle {
             stop,
             consumer,
             lifespan,
             connected,
             drain: config.deadlines.drain,
-        })
+        };
+        if let Err(error) = subscribe(&handle.connected.client, filters, subscribed, &config).await
+        {
+            if let Err(shutdown) = handle.shutdown().await {
+                tracing::error!(%shutdown, "stopping after the refused subscription");
+            }
+            return Err(error);
+        }
+        tracing::info!(broker = %address, client_id = %config.client_id,
+            topics = ?config.topics, group = ?config.group, batch_size = config.batch_size,
+            max_deliveries = config.retry.max_deliveries, qos = config.qos.number(), lanes = ?config.lanes,
+            protocol = ?config.protocol, "serving on MQTT");
+        Ok(handle)
     }
 }
-
-/// The client's options: MQTT 5, clean start off, a session expiry, manual acks.
-fn options(config: &MqttConfig) -> MqttOptions {
-    let mut options = MqttOptions::new(config.client_id.clone(), &config.host, config.port);
-    options
-        .set_clean_start(false)
-        .set_session_expiry_interval(Some(
-            u32::try_from(config.session_expiry.as_secs()).unwrap_or(u32::MAX),
-        ))
-        .set_manual_acks(true)
-        .set_keep_alive(Duration::from_secs(30))
-        .set_connection_timeout(config.connect_timeout.as_secs());
-    if let Some((username, password)) = &config.credentials {
-        options.set_credentials(username, password);
-    }
-    options
-}
-
 /// Subscribes to `filters` and waits for the broker's `SUBACK` (reported by the event loop
 /// through `subscribed`), within the connect timeout.
 async fn subscribe(
-    client: &AsyncClient,
-    filters: Vec<rumqttc::v5::mqttbytes::v5::Filter>,
+    client: &Client,
+    filters: Vec<String>,
     subscribed: oneshot::Receiver<Result<(), MqttError>>,
     config: &MqttConfig,
 ) -> Result<(), MqttError> {
@@ -171,7 +170,7 @@ async fn subscribe(
         return Ok(());
     }
     client
-        .subscribe_many(filters)
+        .subscribe(&filters, config.qos)
         .await
         .map_err(|error| MqttError::new(MqttErrorKind::Subscribe, error.to_string(), None))?;
     match tokio::time::timeout(config.connect_timeout, subscribed).await {
@@ -190,7 +189,7 @@ async fn subscribe(
 
 /// The connection's tasks, closed in order on shutdown.
 struct Connected {
-    client: AsyncClient,
+    client: Client,
     driver: JoinHandle<()>,
     ack_task: JoinHandle<()>,
     acker: Arc<Acker>,
@@ -290,6 +289,9 @@ impl<A: Application> Consumer<A> {
         topic: String,
         mut batches: mpsc::UnboundedReceiver<Vec<Received>>,
     ) {
+        if let Some(lanes) = self.config.lanes {
+            return self.topic_in_lanes(topic, batches, lanes).await;
+        }
         while let Some(Some(batch)) = self.stop.run_until_stopped(batches.recv()).await {
             self.handle(&topic, batch).await;
         }
@@ -333,6 +335,102 @@ impl<A: Application> Consumer<A> {
         }
     }
 
+    /// The messages of one topic in keyed lanes, as they arrive: up to `lanes` at once, never
+    /// two with the same `amgi-lane-key` header, those of one key in arrival order (a message
+    /// without the header keeps no order). Unlike the toolkit's `run_in_lanes`, which runs a
+    /// fixed set, new batches join while others run, so a stalled key holds back only its own
+    /// messages. The acker sends the `PUBACK`s in arrival order. On stop, nothing new starts.
+    async fn topic_in_lanes(
+        self: Arc<Self>,
+        topic: String,
+        mut batches: mpsc::UnboundedReceiver<Vec<Received>>,
+        lanes: usize,
+    ) {
+        let key_of = |received: &Received| {
+            (received.message.headers)
+                .get(LANE_KEY_HEADER.as_bytes())
+                .cloned()
+        };
+        let mut waiting: VecDeque<(Option<Bytes>, Received)> = VecDeque::new();
+        let mut busy: HashSet<Bytes> = HashSet::new();
+        let mut passed: HashSet<Bytes> = HashSet::new();
+        let mut running = FuturesUnordered::new();
+        let mut open = true;
+        loop {
+            // Start what may start, in arrival order; a key passed over holds back its later
+            // messages too.
+            passed.clear();
+            let mut index = 0;
+            while index < waiting.len() && running.len() < lanes {
+                let free = (waiting[index].0.as_ref())
+                    .is_none_or(|key| !busy.contains(key) && !passed.contains(key));
+                if free {
+                    let Some((key, received)) = waiting.remove(index) else {
+                        break;
+                    };
+                    if let Some(key) = &key {
+                        busy.insert(key.clone());
+                    }
+                    let (this, topic) = (&self, &topic);
+                    running.push(async move { (key, this.one(topic, received).await) });
+                } else {
+                    if let Some(key) = &waiting[index].0 {
+                        passed.insert(key.clone());
+                    }
+                    index += 1;
+                }
+            }
+            tokio::select! {
+                batch = self.stop.run_until_stopped(batches.recv()), if open => {
+                    if let Some(Some(batch)) = batch {
+                        waiting.extend(batch.into_iter().map(|r| (key_of(&r), r)));
+                    } else {
+                        open = false;
+                        waiting.clear(); // not acknowledged: delivered again
+                    }
+                }
+                Some((key, finished)) = running.next(), if !running.is_empty() => {
+                    if let Some(key) = key {
+                        busy.remove(&key);
+                    }
+                    if let Some(seq) = finished {
+                        self.acker.complete(seq);
+                    }
+                }
+                else => return,
+            }
+        }
+    }
+
+    /// Dispatches `received` alone until it is acked or dead-lettered (its number, to
+    /// acknowledge), or the server stops (`None`: not acknowledged).
+    async fn one(&self, topic: &str, mut received: Received) -> Option<i64> {
+        loop {
+            let scope = MessageScope::new(topic)
+                .ordered(true)
+                .with_state(self.state.clone())
+                .with_extension(NackRetrySupport);
+            let report = (self.dispatcher)
+                .dispatch(scope, vec![received.message.clone()])
+                .await;
+            // A batch of one is never skipped; a missing outcome was not answered.
+            let outcome = (report.outcomes.into_iter().next())
+                .unwrap_or_else(|| Outcome::nacked(NOT_ACKNOWLEDGED));
+            received.deliveries += 1;
+            match self.config.retry.settle(outcome, received.deliveries) {
+                Settlement::Ack => return Some(received.seq),
+                Settlement::Redeliver { delay, .. } => {
+                    let wait = tokio::time::sleep(delay);
+                    self.stop.run_until_stopped(wait).await?;
+                }
+                Settlement::DeadLetter(reason) => {
+                    let published = self.dead_letter(topic, &received, &reason).await;
+                    return published.then_some(received.seq);
+                }
+            }
+        }
+    }
+
     /// Publishes `received` to its dead-letter topic with the reason in its user properties,
     /// trying again until the broker acks it; `false` when stopped first. With dead-lettering
     /// disabled, the message is dropped (and logged).
@@ -346,12 +444,22 @@ impl<A: Application> Consumer<A> {
             deliveries: received.deliveries,
             address: topic,
         };
-        let headers = dead_letter_headers(&received.message.headers, origin, &[]);
+        // MQTT 3.1.1 has no user properties: its dead letters go without headers (the reason is
+        // logged below).
+        let headers = match self.config.protocol {
+            Protocol::V5 => dead_letter_headers(&received.message.headers, origin, &[]),
+            Protocol::V311 => amgi_core::Headers::new(),
+        };
         let payload = received.message.payload.clone().unwrap_or_default();
         loop {
+            let outbound = Outbound {
+                qos: Qos::AtLeastOnce,
+                retain: false,
+                properties: PublishProperties::default(),
+            };
             let publish = self
                 .publisher
-                .publish_to(&to, &headers, payload.clone(), false);
+                .publish_to(&to, &headers, payload.clone(), outbound);
             match publish.await {
                 Ok(()) => {
                     tracing::warn!(topic, dead_letter_topic = %to, reason, "message dead-lettered");

@@ -2,6 +2,8 @@
 //! client, and a recording application.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod private_broker;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,7 +48,12 @@ pub fn unique(prefix: &str) -> String {
 
 /// A server configuration for `topics` with a fresh client id and short retry delays.
 pub fn config(topics: &[&str]) -> MqttConfig {
-    MqttConfig::new(HOST, PORT, unique("amgi-test"))
+    config_on(PORT, &unique("amgi-test"), topics)
+}
+
+/// A server configuration for the broker on `port`, as `client_id`, with short retry delays.
+pub fn config_on(port: u16, client_id: &str, topics: &[&str]) -> MqttConfig {
+    MqttConfig::new(HOST, port, client_id)
         .topics(topics.iter().copied())
         .retry(
             amgi_server::RetryPolicy::new(3)
@@ -61,6 +68,9 @@ pub struct Seen {
     pub topic: String,
     pub headers: Vec<(String, String)>,
     pub payload: Bytes,
+    pub retain: bool,
+    pub qos: QoS,
+    pub properties: Option<PublishProperties>,
 }
 
 impl Seen {
@@ -82,7 +92,12 @@ pub struct Outside {
 impl Outside {
     pub async fn connect() -> Self {
         require_broker().await;
-        let mut options = MqttOptions::new(unique("outside"), HOST, PORT);
+        Self::connect_to(PORT).await
+    }
+
+    /// Connects to the broker on `port` of 127.0.0.1.
+    pub async fn connect_to(port: u16) -> Self {
+        let mut options = MqttOptions::new(unique("outside"), HOST, port);
         options.set_clean_start(true);
         let (client, mut eventloop) = AsyncClient::new(options, 64);
         let (seen_tx, received) = mpsc::unbounded_channel();
@@ -93,15 +108,24 @@ impl Outside {
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let headers = publish
                             .properties
-                            .map(|p| p.user_properties)
+                            .as_ref()
+                            .map(|p| p.user_properties.clone())
                             .unwrap_or_default();
                         let _ = seen_tx.send(Seen {
                             topic: String::from_utf8_lossy(&publish.topic).into_owned(),
                             headers,
                             payload: publish.payload,
+                            retain: publish.retain,
+                            qos: publish.qos,
+                            properties: publish.properties,
                         });
                     }
-                    Ok(Event::Incoming(Packet::PubAck(_) | Packet::SubAck(_))) => {
+                    Ok(Event::Incoming(
+                        Packet::ConnAck(_)
+                        | Packet::PubAck(_)
+                        | Packet::SubAck(_)
+                        | Packet::PubComp(_),
+                    )) => {
                         let _ = ack_tx.send(());
                     }
                     Ok(_) => {}
@@ -109,17 +133,19 @@ impl Outside {
                 }
             }
         });
-        Self {
+        let mut outside = Self {
             client,
             received,
             acks,
-        }
+        };
+        outside.acked().await; // CONNACK
+        outside
     }
 
     async fn acked(&mut self) {
         tokio::time::timeout(WAIT, self.acks.recv())
             .await
-            .expect("no PUBACK/SUBACK from the broker within 10 s")
+            .expect("no CONNACK/PUBACK/SUBACK from the broker within 10 s")
             .expect("outside client closed");
     }
 
@@ -132,6 +158,18 @@ impl Outside {
     }
 
     pub async fn publish(&mut self, topic: &str, headers: &[(&str, &str)], payload: &str) {
+        self.publish_with(topic, QoS::AtLeastOnce, headers, payload)
+            .await;
+    }
+
+    /// Publishes with `qos`, waiting for the broker's `PUBACK` / `PUBCOMP` (not for QoS 0).
+    pub async fn publish_with(
+        &mut self,
+        topic: &str,
+        qos: QoS,
+        headers: &[(&str, &str)],
+        payload: &str,
+    ) {
         let properties = PublishProperties {
             user_properties: headers
                 .iter()
@@ -140,16 +178,12 @@ impl Outside {
             ..PublishProperties::default()
         };
         self.client
-            .publish_with_properties(
-                topic,
-                QoS::AtLeastOnce,
-                false,
-                payload.to_owned(),
-                properties,
-            )
+            .publish_with_properties(topic, qos, false, payload.to_owned(), properties)
             .await
             .unwrap();
-        self.acked().await;
+        if qos != QoS::AtMostOnce {
+            self.acked().await;
+        }
     }
 
     pub async fn next(&mut self) -> Seen {
@@ -168,16 +202,24 @@ pub struct Got {
     pub payload: String,
 }
 
-/// Records every message; nacks payloads starting with `nack` (retry by policy); for payloads
-/// starting with `echo`, sends the message on to `<address>/echo` first.
+/// Records every message; nacks payloads starting with `nack` (retry by policy); never answers
+/// payloads starting with `stall`; for payloads starting with `echo`, sends the message on to
+/// `<address>/echo` first.
 pub struct Recorder {
     pub got: mpsc::UnboundedSender<Got>,
+    stalls: bool,
 }
 
 impl Recorder {
     pub fn new() -> (Self, mpsc::UnboundedReceiver<Got>) {
         let (got, received) = mpsc::unbounded_channel();
-        (Self { got }, received)
+        (Self { got, stalls: true }, received)
+    }
+
+    /// A recorder that acks `stall` payloads like any other.
+    pub fn never_stalling() -> (Self, mpsc::UnboundedReceiver<Got>) {
+        let (got, received) = mpsc::unbounded_channel();
+        (Self { got, stalls: false }, received)
     }
 }
 
@@ -215,6 +257,9 @@ impl Application for Recorder {
                 headers: message.headers.clone(),
                 payload: payload.clone(),
             });
+            if self.stalls && payload.starts_with("stall") {
+                std::future::pending::<()>().await;
+            }
             if payload.starts_with("nack") {
                 send.send(SendEvent::nack_with(
                     message.id,
