@@ -1,4 +1,4 @@
-//! `run redis` errors: Redis down, templated channels, `--lanes`.
+//! `run redis` errors: Redis down, templated channels without `--pubsub`, no `--group`.
 
 mod common;
 
@@ -74,10 +74,10 @@ async fn templated_channels_are_refused_saying_streams_need_names() {
 }
 
 #[tokio::test]
-async fn lanes_are_refused_for_now() {
-    let error = serve(&["orders", "--group", "g", "--lanes", "4"], vec![orders()]).await;
+async fn streams_mode_needs_a_group() {
+    let error = serve(&["orders"], vec![orders()]).await;
     assert_eq!(error.kind(), ServeErrorKind::Config);
-    assert!(error.to_string().contains("--lanes"), "{error}");
+    assert!(error.to_string().contains("--group"), "{error}");
 }
 
 #[tokio::test]
