@@ -92,21 +92,25 @@ impl<A: Application> Consumer<A> {
             cursor: "0-0".to_owned(),
             next: Instant::now(),
         });
+        // Entries handled and acked by the application whose `XACK` goes out together with
+        // the next read: the two round trips overlap.
+        let mut acked: Vec<String> = Vec::new();
         loop {
             let due = history.is_none() && claim.as_ref().is_some_and(|c| Instant::now() >= c.next);
             let claiming = claim.as_mut().filter(|_| due);
             let was_claim = claiming.is_some();
+            let acking = self.ack(std::mem::take(&mut acked));
             let result = if let Some(claim) = claiming {
-                match self.stop.run_until_stopped(self.autoclaim(claim)).await {
+                let claimed = self.stop.run_until_stopped(self.autoclaim(claim));
+                match tokio::join!(acking, claimed).1 {
                     Some(result) => result.map(|entries| (entries, true)),
                     None => return,
                 }
             } else {
-                match self
+                let read = self
                     .stop
-                    .run_until_stopped(self.read(&mut reader, history.as_deref()))
-                    .await
-                {
+                    .run_until_stopped(self.read(&mut reader, history.as_deref()));
+                match tokio::join!(acking, read).1 {
                     Some(result) => result.map(|entries| (entries, history.is_some())),
                     None => return,
                 }
@@ -128,7 +132,10 @@ impl<A: Application> Consumer<A> {
                     None => history = None, // every pending entry was read: new ones now
                 }
             }
-            if !self.deliver(entries, counted_by_redis).await {
+            let finished;
+            (finished, acked) = self.deliver(entries, counted_by_redis).await;
+            if !finished {
+                self.ack(acked).await;
                 return;
             }
         }
@@ -206,8 +213,9 @@ impl<A: Application> Consumer<A> {
     /// Hands one read's entries to the application until each is settled. `counted_by_redis`:
     /// the entries were delivered before (pending or claimed), so their delivery counts come
     /// from `XPENDING`, and those delivered `max_deliveries` times already are dead-lettered
-    /// without another delivery. `false` when the server stopped first.
-    async fn deliver(&self, entries: Vec<Entry>, counted_by_redis: bool) -> bool {
+    /// without another delivery. Returns `false` when the server stopped first, and the ids of
+    /// the entries the application acked that are still to be `XACK`ed.
+    async fn deliver(&self, entries: Vec<Entry>, counted_by_redis: bool) -> (bool, Vec<String>) {
         let mut batch = Vec::with_capacity(entries.len());
         let mut deleted = Vec::new();
         for Entry { id, fields } in entries {
@@ -223,7 +231,7 @@ impl<A: Application> Consumer<A> {
         if !deleted.is_empty() {
             tracing::warn!(stream = %self.stream, ids = ?deleted,
                 "pending entries were deleted from the stream: acked without delivery");
-            self.ack(&deleted).await;
+            self.ack(deleted).await;
         }
         if counted_by_redis && !batch.is_empty() {
             self.count_deliveries(&mut batch).await;
@@ -242,7 +250,7 @@ impl<A: Application> Consumer<A> {
         match self.config.lanes {
             None => self.handle(batch).await,
             Some(lanes) => {
-                let mut finished = true;
+                let (mut finished, mut acked) = (true, Vec::new());
                 run_in_lanes(
                     batch,
                     lanes,
@@ -254,10 +262,13 @@ impl<A: Application> Consumer<A> {
                             .cloned()
                     },
                     |entry: Pending| self.handle(vec![entry]),
-                    |done: bool| finished &= done,
+                    |(done, ids): (bool, Vec<String>)| {
+                        finished &= done;
+                        acked.extend(ids);
+                    },
                 )
                 .await;
-                finished
+                (finished, acked)
             }
         }
     }
@@ -296,8 +307,10 @@ impl<A: Application> Consumer<A> {
     }
 
     /// Runs `pending` until each entry is acked or dead-lettered; `false` when the server
-    /// stopped first (what is left stays pending, never acked).
-    async fn handle(&self, mut pending: Vec<Pending>) -> bool {
+    /// stopped first (what is left stays pending, never acked). The ids the application acked
+    /// in the last round are returned, not yet `XACK`ed (earlier rounds' are, before the
+    /// retry delay).
+    async fn handle(&self, mut pending: Vec<Pending>) -> (bool, Vec<String>) {
         while !pending.is_empty() {
             let scope = MessageScope::new(self.stream.as_str())
                 .ordered(true)
@@ -319,12 +332,10 @@ impl<A: Application> Consumer<A> {
                     Settlement::DeadLetter(reason) => self.dead_letter(entry, &reason).await,
                 }
             }
-            if !acked.is_empty() {
-                self.ack(&acked).await;
-            }
             if again.is_empty() {
-                break;
+                return (true, acked);
             }
+            self.ack(acked).await;
             // Order holds: what is unfinished comes back together, after the longest delay.
             if self
                 .stop
@@ -332,12 +343,12 @@ impl<A: Application> Consumer<A> {
                 .await
                 .is_none()
             {
-                return false;
+                return (false, Vec::new());
             }
             self.record_redelivery(&again).await;
             pending = again;
         }
-        true
+        (true, Vec::new())
     }
 
     /// Before redelivering in process: sets each entry's delivery count in Redis to the
@@ -364,13 +375,17 @@ impl<A: Application> Consumer<A> {
         }
     }
 
-    /// `XACK stream group id …`; on failure the entries stay pending (read again on restart).
-    async fn ack(&self, ids: &[String]) {
+    /// `XACK stream group id …` (nothing when `ids` is empty); on failure the entries stay
+    /// pending (read again on restart).
+    async fn ack(&self, ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
         let mut connection = self.commands.clone();
         let acked: redis::RedisResult<i64> = redis::cmd("XACK")
             .arg(&self.stream)
             .arg(&self.config.group)
-            .arg(ids)
+            .arg(&ids)
             .query_async(&mut connection)
             .await;
         if let Err(error) = acked {
@@ -385,7 +400,7 @@ impl<A: Application> Consumer<A> {
         let stream = self.stream.as_str();
         let Some(to) = self.config.dead_letter.address_for(stream) else {
             tracing::error!(stream, id = %entry.id, reason, "dead-lettering is disabled: dropped");
-            self.ack(&[entry.id]).await;
+            self.ack(vec![entry.id]).await;
             return;
         };
         let origin = DeadLetterOrigin {
@@ -400,7 +415,7 @@ impl<A: Application> Consumer<A> {
             Ok(()) => {
                 tracing::warn!(stream, id = %entry.id, dead_letter_stream = %to, reason,
                     "entry dead-lettered");
-                self.ack(&[entry.id]).await;
+                self.ack(vec![entry.id]).await;
             }
             Err(error) => tracing::error!(stream, id = %entry.id, dead_letter_stream = %to,
                 %error, "dead letter not written: the entry stays pending"),

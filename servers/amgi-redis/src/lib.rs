@@ -45,7 +45,8 @@
 //!   stop is noticed). One reply (at most [`RedisConfig::batch_size`] entries) is one ordered
 //!   batch, and the next read waits until it is settled: never more entries in flight per
 //!   stream than the batch size.
-//! - **Ack** → `XACK`.
+//! - **Ack** → `XACK` of the batch's acked entries, sent together with the next read (the two
+//!   round trips overlap); an `XACK` that fails leaves the entries pending.
 //! - **Nack** → redelivered by this process after the retry delay, in order (entries skipped
 //!   behind it come back after it, uncounted); the entry stays pending meanwhile. After
 //!   `max_deliveries` (or a nack that asks for no retry) it is dead-lettered: `XADD` to
