@@ -94,3 +94,59 @@ async fn exact_and_pattern_subscriptions_deliver_and_send_publishes() {
     assert!(message.headers.is_empty());
     handle.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_redis_pubsub_subscribes_to_a_templated_channel_as_a_pattern() {
+    use amgi_core::BoxApplication;
+    use amgi_redis::RedisCommand;
+    use amgi_server::{AddressPart, AppChannels, ChannelAddress, ServeContext, ServerCommand};
+
+    let mut redis = common::connect().await;
+    let prefix = common::unique("pubsub.cli");
+    let template = ChannelAddress::new(
+        format!("{prefix}.{{region}}"),
+        vec![
+            AddressPart::Literal(format!("{prefix}.")),
+            AddressPart::Placeholder("region".into()),
+        ],
+    );
+    let (app, mut received) = TestApp::new(|_, _| Action::Ack);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let cx = ServeContext {
+        app: BoxApplication::new(app),
+        channels: AppChannels::new(vec![template], |_| true),
+        shutdown: Box::pin(async {
+            let _ = stopped.await;
+        }),
+    };
+    let command = RedisCommand;
+    let args = command
+        .command()
+        .try_get_matches_from(["redis", "--pubsub", "--url", common::URL])
+        .unwrap();
+    let serving = tokio::spawn(command.serve(args, cx));
+    // A message published before the pattern is subscribed to is lost: publish until one
+    // arrives.
+    let channel = format!("{prefix}.eu");
+    let arrived = async {
+        loop {
+            publish(&mut redis, &channel, "via the pattern").await;
+            if let Ok(Some(message)) =
+                tokio::time::timeout(Duration::from_millis(50), received.recv()).await
+            {
+                return message;
+            }
+        }
+    };
+    let (address, message) = tokio::time::timeout(common::WAIT, arrived)
+        .await
+        .expect("no message through the pattern");
+    assert_eq!(address, channel);
+    assert_eq!(common::text(&message), "via the pattern");
+    stop.send(()).unwrap();
+    tokio::time::timeout(common::WAIT, serving)
+        .await
+        .expect("run redis stopped")
+        .unwrap()
+        .unwrap();
+}
