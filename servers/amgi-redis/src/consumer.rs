@@ -48,7 +48,10 @@ impl From<redis::RedisError> for Failure {
 /// An entry on its way through the application.
 struct Pending {
     id: String,
-    message: IncomingMessage,
+    /// The message, until a delivery hands it to the application; read again from the stream
+    /// (`XRANGE`) when it is needed after that (a redelivery, a dead letter), so the common
+    /// path (delivered once, acked) never copies it.
+    message: Option<IncomingMessage>,
     /// Deliveries so far that count (nacked ones, and those Redis counted before this read:
     /// deliveries to a consumer that stopped before settling them).
     deliveries: u32,
@@ -221,7 +224,7 @@ impl<A: Application> Consumer<A> {
         for Entry { id, fields } in entries {
             match fields {
                 Some(fields) => batch.push(Pending {
-                    message: Entry::message(&self.stream, &id, fields),
+                    message: Some(Entry::message(&self.stream, &id, fields)),
                     id,
                     deliveries: 0,
                 }),
@@ -255,11 +258,8 @@ impl<A: Application> Consumer<A> {
                     batch,
                     lanes,
                     |entry| {
-                        entry
-                            .message
-                            .headers
-                            .get(LANE_KEY_HEADER.as_bytes())
-                            .cloned()
+                        let message = entry.message.as_ref()?;
+                        message.headers.get(LANE_KEY_HEADER.as_bytes()).cloned()
                     },
                     |entry: Pending| self.handle(vec![entry]),
                     |(done, ids): (bool, Vec<String>)| {
@@ -316,7 +316,10 @@ impl<A: Application> Consumer<A> {
                 .ordered(true)
                 .with_state(self.state.clone())
                 .with_extension(NackRetrySupport);
-            let messages = pending.iter().map(|entry| entry.message.clone()).collect();
+            let messages = pending
+                .iter_mut()
+                .map(|entry| entry.message.take().unwrap_or_default())
+                .collect();
             let report = self.dispatcher.dispatch(scope, messages).await;
             let (mut again, mut acked, mut delay) = (Vec::new(), Vec::new(), Duration::ZERO);
             for (mut entry, outcome) in pending.into_iter().zip(report.outcomes) {
@@ -326,8 +329,10 @@ impl<A: Application> Consumer<A> {
                 match self.config.retry.settle(outcome, entry.deliveries) {
                     Settlement::Ack => acked.push(entry.id),
                     Settlement::Redeliver { delay: after, .. } => {
-                        delay = delay.max(after);
-                        again.push(entry);
+                        if self.reload(&mut entry, &mut acked).await {
+                            delay = delay.max(after);
+                            again.push(entry);
+                        }
                     }
                     Settlement::DeadLetter(reason) => self.dead_letter(entry, &reason).await,
                 }
@@ -394,9 +399,54 @@ impl<A: Application> Consumer<A> {
         }
     }
 
+    /// Gives `entry` its message again, read from the stream (`XRANGE id id`) after a delivery
+    /// took it; `false` when that fails: the entry was deleted from the stream meanwhile (its
+    /// id is pushed to `acked`: there is nothing left to deliver), or Redis could not be asked
+    /// (it stays pending, delivered again after a reconnect or a claim).
+    async fn reload(&self, entry: &mut Pending, acked: &mut Vec<String>) -> bool {
+        if entry.message.is_some() {
+            return true;
+        }
+        let mut connection = self.commands.clone();
+        let reply: redis::RedisResult<redis::Value> = redis::cmd("XRANGE")
+            .arg(&self.stream)
+            .arg(&entry.id)
+            .arg(&entry.id)
+            .query_async(&mut connection)
+            .await;
+        let read = reply
+            .map_err(|error| error.to_string())
+            .and_then(entry::parse_range_reply);
+        match read {
+            Ok(Some(fields)) => {
+                entry.message = Some(Entry::message(&self.stream, &entry.id, fields));
+                true
+            }
+            Ok(None) => {
+                tracing::warn!(stream = %self.stream, id = %entry.id,
+                    "the entry was deleted from the stream while being handled: acked");
+                acked.push(std::mem::take(&mut entry.id));
+                false
+            }
+            Err(error) => {
+                tracing::error!(stream = %self.stream, id = %entry.id, %error,
+                    "cannot read the entry again: it stays pending");
+                false
+            }
+        }
+    }
+
     /// `XADD` to the dead-letter stream with the dead-letter headers, then `XACK`. If the
     /// dead letter is not written the entry is not acked: it stays pending.
-    async fn dead_letter(&self, entry: Pending, reason: &str) {
+    async fn dead_letter(&self, mut entry: Pending, reason: &str) {
+        let mut gone = Vec::new();
+        if !self.reload(&mut entry, &mut gone).await {
+            self.ack(gone).await;
+            return;
+        }
+        let Some(message) = entry.message.take() else {
+            return; // cannot happen: reloaded
+        };
         let stream = self.stream.as_str();
         let Some(to) = self.config.dead_letter.address_for(stream) else {
             tracing::error!(stream, id = %entry.id, reason, "dead-lettering is disabled: dropped");
@@ -409,8 +459,8 @@ impl<A: Application> Consumer<A> {
             address: stream,
         };
         let extra = [(STREAM_ID_HEADER, entry.id.clone())];
-        let headers = dead_letter_headers(&entry.message.headers, origin, &extra);
-        let fields: Vec<(Bytes, Bytes)> = entry::fields(&headers, entry.message.payload.as_ref());
+        let headers = dead_letter_headers(&message.headers, origin, &extra);
+        let fields: Vec<(Bytes, Bytes)> = entry::fields(&headers, message.payload.as_ref());
         match xadd(self.commands.clone(), &to, None, &fields).await {
             Ok(()) => {
                 tracing::warn!(stream, id = %entry.id, dead_letter_stream = %to, reason,

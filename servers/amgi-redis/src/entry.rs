@@ -84,6 +84,19 @@ pub(crate) fn parse_read_reply(reply: Value) -> Result<Vec<Entry>, String> {
     Ok(entries)
 }
 
+/// The fields of the one entry of an `XRANGE stream id id` reply, `None` when the entry is
+/// not in the stream (deleted or trimmed).
+pub(crate) fn parse_range_reply(reply: Value) -> Result<Option<Vec<(Bytes, Bytes)>>, String> {
+    match reply {
+        Value::Nil => Ok(None),
+        Value::Array(entries) => match entries.into_iter().next() {
+            Some(entry) => Ok(parse_entry(entry)?.fields),
+            None => Ok(None),
+        },
+        other => Err(format!("expected an array of entries, got {other:?}")),
+    }
+}
+
 /// The reply of `XAUTOCLAIM`: the cursor to continue from (`0-0` when the scan is complete)
 /// and the entries claimed. (The ids of deleted entries, its third part, Redis already removed
 /// from the pending list.)
@@ -228,6 +241,15 @@ mod tests {
             [("5-0".to_owned(), 3)]
         );
         assert!(parse_pending_counts(Value::Int(1)).is_err());
+        let range = Value::Array(vec![Value::Array(vec![
+            bulk("5-0"),
+            Value::Array(vec![bulk("payload"), bulk("x")]),
+        ])]);
+        assert_eq!(
+            parse_range_reply(range).unwrap(),
+            Some(vec![("payload".into(), "x".into())])
+        );
+        assert_eq!(parse_range_reply(Value::Array(vec![])).unwrap(), None);
     }
 
     #[test]

@@ -47,7 +47,8 @@
 //!   stream than the batch size.
 //! - **Ack** → `XACK` of the batch's acked entries, sent together with the next read (the two
 //!   round trips overlap); an `XACK` that fails leaves the entries pending.
-//! - **Nack** → redelivered by this process after the retry delay, in order (entries skipped
+//! - **Nack** → redelivered by this process after the retry delay (read again from the stream
+//!   with `XRANGE`: a delivery does not keep a copy of the message), in order (entries skipped
 //!   behind it come back after it, uncounted); the entry stays pending meanwhile. After
 //!   `max_deliveries` (or a nack that asks for no retry) it is dead-lettered: `XADD` to
 //!   `<stream>.dlq` (see [`DeadLetterPolicy`](amgi_server::DeadLetterPolicy)) with the
