@@ -1,5 +1,6 @@
 //! `message.send` on Redis Streams: the binding's `maxlen` trims the stream (`MAXLEN ~ n`),
 //! headers keep their order and bytes, and a received entry's binding names its stream and id.
+//! An AsyncFast `#[derive(Message)]` with a `#[binding(redis_maxlen)]` field trims the same way.
 //! Two servers with two consumer names in one group share a stream, each entry handled once.
 
 mod common;
@@ -167,4 +168,89 @@ async fn two_consumers_of_one_group_share_a_stream_each_entry_once() {
         "the load is not shared: a handled {by_a} of {total}"
     );
     common::delete(&mut redis, &[&stream]).await;
+}
+
+mod asyncfast_app {
+    use asyncfast::prelude::*;
+    use schemars::JsonSchema;
+    use serde::Serialize;
+
+    #[derive(Serialize, JsonSchema)]
+    pub(crate) struct Audit {
+        pub(crate) seen: String,
+    }
+
+    /// Written with `MAXLEN ~ 10` from its binding field.
+    #[derive(Message)]
+    #[message(address = "maxlenout.{run}")]
+    pub(crate) struct AuditEntry {
+        pub(crate) run: String,
+        #[payload]
+        pub(crate) audit: Audit,
+        #[header(alias = "correlation-id")]
+        pub(crate) correlation: String,
+        #[binding(redis_maxlen)]
+        pub(crate) maxlen: u64,
+    }
+
+    #[channel("maxlenin.{run}")]
+    pub(crate) async fn on_entry(
+        text: Payload<String>,
+        correlation_id: Header<String>,
+        run: Param<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            run: run.0,
+            audit: Audit { seen: text.0 },
+            correlation: correlation_id.0,
+            maxlen: 10,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_asyncfast_message_with_a_redis_maxlen_binding_trims_its_stream() {
+    use asyncfast::prelude::*;
+
+    let mut redis = common::connect().await;
+    let run = common::unique("run").replace('.', "-");
+    let (inbound, outbound) = (format!("maxlenin.{run}"), format!("maxlenout.{run}"));
+    let mut fill = redis::pipe();
+    for i in 0..1000 {
+        fill.cmd("XADD")
+            .arg(&outbound)
+            .arg("*")
+            .arg("payload")
+            .arg(i);
+    }
+    let _: () = fill.query_async(&mut redis).await.unwrap();
+    let app = AsyncFast::empty().channel(handler!(asyncfast_app::on_entry));
+    let handle = Server::new(app, config(&common::unique("g"), &[&inbound], "maxlen"))
+        .start()
+        .await
+        .unwrap();
+    let message = MessageSend::new(inbound.as_str())
+        .headers(Headers::new().with("correlation-id", "c-9"))
+        .payload("hello");
+    common::publish(&mut redis, &message).await;
+    common::eventually("the audit entry", || {
+        let (mut redis, outbound) = (redis.clone(), outbound.clone());
+        async move {
+            common::entries(&mut redis, &outbound)
+                .await
+                .last()
+                .is_some_and(|(_, fields)| fields.get(b"correlation-id").is_some())
+        }
+    })
+    .await;
+    let length = xlen(&mut redis, &outbound).await;
+    assert!(
+        (10..1001).contains(&length),
+        "not trimmed: {length} entries"
+    );
+    let (_, fields) = common::entries(&mut redis, &outbound).await.pop().unwrap();
+    assert_eq!(fields.get(b"payload").unwrap(), r#"{"seen":"hello"}"#);
+    assert_eq!(fields.get(b"correlation-id").unwrap(), "c-9");
+    handle.shutdown().await.unwrap();
+    common::delete(&mut redis, &[&inbound, &outbound]).await;
 }
