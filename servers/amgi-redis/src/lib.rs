@@ -79,6 +79,8 @@
 //! message's payload is the whole message, with no headers; delivery is **at most once**: a
 //! nack is logged and the message is gone, and what is published while the server is not
 //! subscribed (during a reconnect) is lost. `message.send` is `PUBLISH` (headers are not sent).
+//! At most [`RedisConfig::batch_size`] messages are handled at once; Pub/Sub has no flow
+//! control, so what arrives meanwhile waits in memory (the `redis` crate's subscription buffer).
 #![deny(missing_docs)]
 
 /// The README's example is a doc test too.
