@@ -95,6 +95,12 @@ mod kafka_guide {}
 #[doc = include_str!("../../docs/guide/mqtt.md")]
 mod mqtt_guide {}
 
+/// The guide page `docs/guide/redis.md`, compiled as doc tests with the `redis` feature (its
+/// code needs a Redis to run, so it is `no_run`).
+#[cfg(all(doctest, feature = "redis"))]
+#[doc = include_str!("../../docs/guide/redis.md")]
+mod redis_guide {}
+
 pub use amgi_core as amgi;
 pub use amgi_server;
 pub use app::{AsyncFast, DEFAULT_MESSAGE_CONCURRENCY};

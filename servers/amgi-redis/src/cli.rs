@@ -1,6 +1,10 @@
-//! [`RedisCommand`]: `run redis`, serving an application on Redis Streams.
+//! [`RedisCommand`]: `run redis`, serving an application on Redis Streams (or Pub/Sub).
 
-use amgi_server::{ServeArgs, ServeContext, ServeError, ServerCommand};
+use std::time::Duration;
+
+use amgi_server::{
+    AddressPart, ChannelAddress, ServeArgs, ServeContext, ServeError, ServerCommand,
+};
 use clap::{Args, FromArgMatches, ValueEnum};
 use futures_util::future::BoxFuture;
 
@@ -19,15 +23,16 @@ enum Start {
 #[derive(Debug, Args)]
 struct RedisArgs {
     /// Streams to consume, by exact key (default: every channel of the application; templated
-    /// channels are refused: streams have no patterns).
+    /// channels are refused in streams mode: streams have no patterns). With --pubsub: the
+    /// channels to subscribe to, templated ones through PSUBSCRIBE.
     #[arg(value_name = "ADDRESS")]
     addresses: Vec<String>,
-    /// The Redis to connect to: redis://[:PASSWORD@]HOST:PORT[/DB].
+    /// The Redis to connect to: redis://[USER][:PASSWORD@]HOST:PORT[/DB], or rediss:// for TLS.
     #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379")]
     url: String,
-    /// The consumer group (created on each stream when missing).
+    /// The consumer group (created on each stream when missing); required unless --pubsub.
     #[arg(long, value_name = "GROUP")]
-    group: String,
+    group: Option<String>,
     /// The consumer name within the group; keep it stable so that a restart re-reads its
     /// pending entries [default: the host name].
     #[arg(long, value_name = "NAME")]
@@ -35,17 +40,28 @@ struct RedisArgs {
     /// Where a group created now starts reading.
     #[arg(long, value_enum, default_value = "earliest")]
     start: Start,
+    /// Claim entries pending on another consumer for longer than SECS (XAUTOCLAIM), such as
+    /// those of a consumer that died; 0 never claims.
+    #[arg(long, value_name = "SECS", default_value_t = crate::DEFAULT_CLAIM_IDLE.as_secs())]
+    claim_idle: u64,
+    /// Pub/Sub instead of Streams: SUBSCRIBE/PSUBSCRIBE, payload only, at most once (a
+    /// message published while nothing is subscribed, or nacked, is lost).
+    #[arg(long)]
+    pubsub: bool,
     #[command(flatten)]
     serve: ServeArgs,
 }
 
 /// `run redis [ADDRESS…] --group G [--url URL] [--consumer NAME] [--start earliest|latest]
-/// [--batch-size N] [--max-deliveries N] [--drain-timeout SECS]`: serves an application on
-/// Redis Streams until shutdown.
+/// [--claim-idle SECS] [--pubsub] [--batch-size N] [--max-deliveries N] [--lanes N]
+/// [--drain-timeout SECS]`: serves an application on Redis Streams (or with `--pubsub`, Redis
+/// Pub/Sub) until shutdown.
 ///
-/// Each address is a stream key. `--lanes` is not supported yet and is refused as a
-/// configuration error, as are templated channels (`orders.{region}`): Redis Streams have no
-/// patterns, so name the streams.
+/// In streams mode each address is a stream key, and templated channels (`orders.{region}`)
+/// are refused: Redis Streams have no patterns, so name the streams. With `--pubsub` each
+/// address is a channel, and a templated channel is subscribed to as a pattern
+/// (`orders.{region}` → `PSUBSCRIBE orders.*`); the framework then matches each channel
+/// against the application's templates.
 ///
 /// ```no_run
 /// # async fn f(cx: amgi_server::ServeContext) -> Result<(), amgi_server::ServeError> {
@@ -67,7 +83,8 @@ impl ServerCommand for RedisCommand {
 
     fn command(&self) -> clap::Command {
         RedisArgs::augment_args(clap::Command::new(self.name())).about(
-            "Serve on Redis Streams with a consumer group, at least once, until Ctrl-C or SIGTERM",
+            "Serve on Redis Streams with a consumer group, at least once (or on Pub/Sub with \
+             --pubsub, at most once), until Ctrl-C or SIGTERM",
         )
     }
 
@@ -90,27 +107,39 @@ impl ServerCommand for RedisCommand {
 
 /// The server's configuration from the command line and the application's channels.
 fn config(args: &RedisArgs, cx: &ServeContext) -> Result<RedisConfig, ServeError> {
-    if args.serve.lanes.is_some() {
-        return Err(ServeError::config(
-            "--lanes is not supported by the Redis server yet: leave it out (each stream is \
-             consumed one batch at a time, in order)",
-        ));
-    }
     let subscription = cx.channels.resolve(&args.addresses)?;
-    if let Some(template) = subscription.templates.first() {
-        return Err(ServeError::config(format!(
-            "Redis Streams have no patterns: name the streams of the templated channel `{}` \
-             (run redis STREAM… --group …)",
-            template.template()
-        )));
-    }
+    let mut config = if args.pubsub {
+        let mut config = RedisConfig::new(&args.url, args.group.clone().unwrap_or_default())
+            .pubsub(true)
+            .streams(subscription.exact);
+        for template in &subscription.templates {
+            config = config.pattern(glob(template));
+        }
+        config
+    } else {
+        if let Some(template) = subscription.templates.first() {
+            return Err(ServeError::config(format!(
+                "Redis Streams have no patterns: name the streams of the templated channel `{}` \
+                 (run redis STREAM… --group …), or use Pub/Sub (--pubsub, at most once)",
+                template.template()
+            )));
+        }
+        let Some(group) = &args.group else {
+            return Err(ServeError::config(
+                "no consumer group: set --group (or --pubsub for Pub/Sub, which needs none)",
+            ));
+        };
+        RedisConfig::new(&args.url, group).streams(subscription.exact)
+    };
     let start = match args.start {
         Start::Earliest => StartFrom::Earliest,
         Start::Latest => StartFrom::Latest,
     };
-    let mut config = RedisConfig::new(&args.url, &args.group)
-        .streams(subscription.exact)
+    let claim_idle = (args.claim_idle > 0).then(|| Duration::from_secs(args.claim_idle));
+    config = config
         .start(start)
+        .claim_idle(claim_idle)
+        .lanes(args.serve.lanes)
         .batch_size(args.serve.batch_size(crate::DEFAULT_BATCH_SIZE));
     if let Some(consumer) = &args.consumer {
         config = config.consumer(consumer);
@@ -118,4 +147,45 @@ fn config(args: &RedisArgs, cx: &ServeContext) -> Result<RedisConfig, ServeError
     let retry = args.serve.retry(config.retry);
     let deadlines = args.serve.deadlines(config.deadlines);
     Ok(config.retry(retry).deadlines(deadlines))
+}
+
+/// The `PSUBSCRIBE` pattern of a templated channel: its literal parts with Redis's glob
+/// characters escaped, each placeholder a `*`.
+fn glob(channel: &ChannelAddress) -> String {
+    let mut pattern = String::new();
+    for part in channel.parts() {
+        match part {
+            AddressPart::Literal(text) => {
+                for character in text.chars() {
+                    if matches!(character, '*' | '?' | '[' | ']' | '\\') {
+                        pattern.push('\\');
+                    }
+                    pattern.push(character);
+                }
+            }
+            // A placeholder, or a part of a kind newer than this server: anything.
+            _ => pattern.push('*'),
+        }
+    }
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use amgi_server::{AddressPart, ChannelAddress};
+
+    use super::glob;
+
+    #[test]
+    fn templates_become_globs_with_their_literals_escaped() {
+        let template = ChannelAddress::new(
+            "orders.{region}.*",
+            vec![
+                AddressPart::Literal("orders.".into()),
+                AddressPart::Placeholder("region".into()),
+                AddressPart::Literal(".*".into()),
+            ],
+        );
+        assert_eq!(glob(&template), "orders.*.\\*");
+    }
 }

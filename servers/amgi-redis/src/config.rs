@@ -1,5 +1,6 @@
 //! [`RedisConfig`]: where to connect, which streams, which group, and the common policies.
 
+use std::fmt;
 use std::time::Duration;
 
 use amgi_server::{DEFAULT_MAX_DELIVERIES, DeadLetterPolicy, Deadlines, RetryPolicy};
@@ -15,6 +16,10 @@ pub const DEFAULT_BLOCK: Duration = Duration::from_secs(2);
 /// How long connecting to Redis may take unless [`RedisConfig::connect_timeout`] says
 /// otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long an entry stays pending on another consumer before this one claims it
+/// (`XAUTOCLAIM`), unless [`RedisConfig::claim_idle`] says otherwise.
+pub const DEFAULT_CLAIM_IDLE: Duration = Duration::from_mins(1);
 
 /// Where a consumer group that does not exist yet starts reading (`XGROUP CREATE … MKSTREAM`).
 /// A group that exists keeps its position.
@@ -49,12 +54,20 @@ impl StartFrom {
 ///     .batch_size(32)
 ///     .max_deliveries(3);
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output shows the URL with any password redacted.
+#[derive(Clone)]
 pub struct RedisConfig {
     pub(crate) url: String,
     pub(crate) group: String,
     pub(crate) consumer: String,
+    /// Stream keys, or in Pub/Sub mode channels (`SUBSCRIBE`).
     pub(crate) streams: Vec<String>,
+    /// Pub/Sub mode only: channel patterns (`PSUBSCRIBE`).
+    pub(crate) patterns: Vec<String>,
+    pub(crate) pubsub: bool,
+    pub(crate) claim_idle: Option<Duration>,
+    pub(crate) lanes: Option<usize>,
     pub(crate) start: StartFrom,
     pub(crate) batch_size: usize,
     pub(crate) block: Duration,
@@ -77,6 +90,10 @@ impl RedisConfig {
             group: group.into(),
             consumer: default_consumer(),
             streams: Vec::new(),
+            patterns: Vec::new(),
+            pubsub: false,
+            claim_idle: Some(DEFAULT_CLAIM_IDLE),
+            lanes: None,
             start: StartFrom::default(),
             batch_size: DEFAULT_BATCH_SIZE,
             block: DEFAULT_BLOCK,
@@ -106,6 +123,67 @@ impl RedisConfig {
     #[must_use]
     pub fn streams(mut self, keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.streams.extend(keys.into_iter().map(Into::into));
+        self
+    }
+
+    /// Pub/Sub mode: each address is a channel (`SUBSCRIBE`), each [pattern](Self::pattern) a
+    /// `PSUBSCRIBE`; a message's payload is the whole message (no headers), delivery is **at
+    /// most once** (nothing is redelivered, a nack is logged and dropped), and `message.send`
+    /// is `PUBLISH`. The group and consumer are not used.
+    ///
+    /// ```no_run
+    /// let config = amgi_redis::RedisConfig::new("redis://127.0.0.1", "")
+    ///     .pubsub(true)
+    ///     .stream("alerts")
+    ///     .pattern("orders.*");
+    /// ```
+    #[must_use]
+    pub fn pubsub(mut self, pubsub: bool) -> Self {
+        self.pubsub = pubsub;
+        self
+    }
+
+    /// Pub/Sub mode only: subscribes to channels matching the glob-style `pattern`
+    /// (`PSUBSCRIBE`); each message's address is the channel it was published to. Refused in
+    /// streams mode.
+    ///
+    /// ```no_run
+    /// let config = amgi_redis::RedisConfig::new("redis://127.0.0.1", "")
+    ///     .pubsub(true)
+    ///     .pattern("orders.*");
+    /// ```
+    #[must_use]
+    pub fn pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.patterns.push(pattern.into());
+        self
+    }
+
+    /// Claims entries pending on any consumer of the group for longer than `idle`
+    /// (`XAUTOCLAIM`), such as those of a consumer that died and never came back; `None` never
+    /// claims. Default: [`DEFAULT_CLAIM_IDLE`]. Keep it well above the time a batch takes,
+    /// retries included, or entries in hand are claimed and handled twice.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let config = amgi_redis::RedisConfig::new("redis://127.0.0.1", "g")
+    ///     .claim_idle(Some(Duration::from_secs(30)));
+    /// ```
+    #[must_use]
+    pub fn claim_idle(mut self, idle: Option<Duration>) -> Self {
+        self.claim_idle = idle;
+        self
+    }
+
+    /// Keyed lanes: up to `lanes` entries of one batch at once, never two with the same
+    /// [`amgi-lane-key`](amgi_server::LANE_KEY_HEADER) header value, in order per key; each
+    /// entry is then a batch of its own. `None` (the default) handles a batch in order.
+    ///
+    /// ```no_run
+    /// let config = amgi_redis::RedisConfig::new("redis://127.0.0.1", "g").lanes(Some(8));
+    /// ```
+    #[must_use]
+    pub fn lanes(mut self, lanes: Option<usize>) -> Self {
+        self.lanes = lanes.map(|lanes| lanes.max(1));
         self
     }
 
@@ -232,6 +310,28 @@ impl RedisConfig {
     }
 }
 
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &self.redacted_url())
+            .field("group", &self.group)
+            .field("consumer", &self.consumer)
+            .field("streams", &self.streams)
+            .field("patterns", &self.patterns)
+            .field("pubsub", &self.pubsub)
+            .field("claim_idle", &self.claim_idle)
+            .field("lanes", &self.lanes)
+            .field("start", &self.start)
+            .field("batch_size", &self.batch_size)
+            .field("block", &self.block)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("retry", &self.retry)
+            .field("dead_letter", &self.dead_letter)
+            .field("deadlines", &self.deadlines)
+            .finish()
+    }
+}
+
 /// `url` with the password of its user info (between `:` and `@`) replaced by `***`.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -266,7 +366,15 @@ pub fn default_consumer() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{RedisConfig, redact};
+
+    #[test]
+    fn debug_output_never_shows_the_password() {
+        let config = RedisConfig::new("rediss://user:hunter2@db:6380/1", "g");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("rediss://user:***@db:6380/1"), "{debug}");
+    }
 
     #[test]
     fn passwords_are_redacted_and_the_rest_kept() {

@@ -18,8 +18,8 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// The message the application receives for this entry (of fields `fields`).
-    pub(crate) fn message(id: &str, fields: Vec<(Bytes, Bytes)>) -> IncomingMessage {
+    /// The message the application receives for entry `id` of `stream` (of fields `fields`).
+    pub(crate) fn message(stream: &str, id: &str, fields: Vec<(Bytes, Bytes)>) -> IncomingMessage {
         let mut headers = Headers::with_capacity(fields.len());
         let mut payload = None;
         for (name, value) in fields {
@@ -29,8 +29,7 @@ impl Entry {
                 headers.append(name, value);
             }
         }
-        let mut binding = RedisBinding::default();
-        binding.stream_id = Some(id.to_owned());
+        let binding = RedisBinding::default().stream_id(id).stream(stream);
         IncomingMessage::new(headers, payload, Some(binding.into()))
     }
 }
@@ -83,6 +82,72 @@ pub(crate) fn parse_read_reply(reply: Value) -> Result<Vec<Entry>, String> {
         }
     }
     Ok(entries)
+}
+
+/// The fields of the one entry of an `XRANGE stream id id` reply, `None` when the entry is
+/// not in the stream (deleted or trimmed).
+pub(crate) fn parse_range_reply(reply: Value) -> Result<Option<Vec<(Bytes, Bytes)>>, String> {
+    match reply {
+        Value::Nil => Ok(None),
+        Value::Array(entries) => match entries.into_iter().next() {
+            Some(entry) => Ok(parse_entry(entry)?.fields),
+            None => Ok(None),
+        },
+        other => Err(format!("expected an array of entries, got {other:?}")),
+    }
+}
+
+/// The reply of `XAUTOCLAIM`: the cursor to continue from (`0-0` when the scan is complete)
+/// and the entries claimed. (The ids of deleted entries, its third part, Redis already removed
+/// from the pending list.)
+pub(crate) fn parse_autoclaim_reply(reply: Value) -> Result<(String, Vec<Entry>), String> {
+    let Value::Array(parts) = reply else {
+        return Err(format!(
+            "expected [cursor, entries, deleted], got {reply:?}"
+        ));
+    };
+    let mut parts = parts.into_iter();
+    let cursor = match parts.next() {
+        Some(value) => String::from_utf8_lossy(&bytes(value)?).into_owned(),
+        None => return Err("an empty XAUTOCLAIM reply".to_owned()),
+    };
+    let entries = match parts.next() {
+        Some(Value::Array(entries)) => entries
+            .into_iter()
+            .map(parse_entry)
+            .collect::<Result<_, _>>()?,
+        None | Some(Value::Nil) => Vec::new(),
+        Some(other) => return Err(format!("expected claimed entries, got {other:?}")),
+    };
+    Ok((cursor, entries))
+}
+
+/// The reply of `XPENDING key group start end count [consumer]`: each entry's id and how many
+/// times it was delivered (Redis's count, which survives restarts of the consumer).
+pub(crate) fn parse_pending_counts(reply: Value) -> Result<Vec<(String, u64)>, String> {
+    let Value::Array(rows) = reply else {
+        return Err(format!(
+            "expected an array of pending entries, got {reply:?}"
+        ));
+    };
+    rows.into_iter()
+        .map(|row| match row {
+            Value::Array(row) if row.len() == 4 => {
+                let mut row = row.into_iter();
+                let id = row.next().map(bytes).transpose()?.unwrap_or_default();
+                match row.nth(2) {
+                    Some(Value::Int(count)) => Ok((
+                        String::from_utf8_lossy(&id).into_owned(),
+                        u64::try_from(count).unwrap_or(0),
+                    )),
+                    other => Err(format!("expected a delivery count, got {other:?}")),
+                }
+            }
+            other => Err(format!(
+                "expected [id, consumer, idle, count], got {other:?}"
+            )),
+        })
+        .collect()
 }
 
 fn parse_entry(entry: Value) -> Result<Entry, String> {
@@ -141,7 +206,7 @@ mod tests {
             ("payload".into(), "body".into()),
             ("a".into(), "1".into()),
         ];
-        let message = Entry::message("1-0", fields);
+        let message = Entry::message("orders", "1-0", fields);
         assert_eq!(message.payload.as_deref(), Some(&b"body"[..]));
         let names: Vec<_> = message.headers.iter().map(|(n, _)| n.clone()).collect();
         assert_eq!(names, ["b", "a"]);
@@ -149,6 +214,42 @@ mod tests {
             panic!("no Redis binding")
         };
         assert_eq!(binding.stream_id.as_deref(), Some("1-0"));
+        assert_eq!(binding.stream.as_deref(), Some("orders"));
+    }
+
+    #[test]
+    fn autoclaim_and_pending_replies_parse() {
+        let reply = Value::Array(vec![
+            bulk("0-0"),
+            Value::Array(vec![Value::Array(vec![
+                bulk("5-0"),
+                Value::Array(vec![bulk("payload"), bulk("x")]),
+            ])]),
+            Value::Array(vec![]),
+        ]);
+        let (cursor, entries) = parse_autoclaim_reply(reply).unwrap();
+        assert_eq!(cursor, "0-0");
+        assert_eq!(entries[0].id, "5-0");
+        let pending = Value::Array(vec![Value::Array(vec![
+            bulk("5-0"),
+            bulk("c1"),
+            Value::Int(1200),
+            Value::Int(3),
+        ])]);
+        assert_eq!(
+            parse_pending_counts(pending).unwrap(),
+            [("5-0".to_owned(), 3)]
+        );
+        assert!(parse_pending_counts(Value::Int(1)).is_err());
+        let range = Value::Array(vec![Value::Array(vec![
+            bulk("5-0"),
+            Value::Array(vec![bulk("payload"), bulk("x")]),
+        ])]);
+        assert_eq!(
+            parse_range_reply(range).unwrap(),
+            Some(vec![("payload".into(), "x".into())])
+        );
+        assert_eq!(parse_range_reply(Value::Array(vec![])).unwrap(), None);
     }
 
     #[test]

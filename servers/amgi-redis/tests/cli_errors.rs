@@ -1,4 +1,4 @@
-//! `run redis` errors: Redis down, templated channels, `--lanes`.
+//! `run redis` errors: Redis down, templated channels without `--pubsub`, no `--group`.
 
 mod common;
 
@@ -56,6 +56,21 @@ async fn unreachable_redis_is_a_clear_error_without_the_password() {
 }
 
 #[tokio::test]
+async fn a_tls_url_is_supported_and_its_password_redacted() {
+    // Nothing listens on port 1: the error is about reaching it, not about the URL.
+    let url = "rediss://user:s3cret@127.0.0.1:1/0";
+    let error = serve(&["orders", "--group", "g", "--url", url], vec![orders()]).await;
+    assert_eq!(error.kind(), ServeErrorKind::Unreachable, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("rediss://user:***@127.0.0.1:1/0"),
+        "{error}"
+    );
+    assert!(!format!("{error:?}").contains("s3cret"), "{error:?}");
+}
+
+#[tokio::test]
 async fn templated_channels_are_refused_saying_streams_need_names() {
     let template = ChannelAddress::new(
         "orders.{region}",
@@ -74,10 +89,10 @@ async fn templated_channels_are_refused_saying_streams_need_names() {
 }
 
 #[tokio::test]
-async fn lanes_are_refused_for_now() {
-    let error = serve(&["orders", "--group", "g", "--lanes", "4"], vec![orders()]).await;
+async fn streams_mode_needs_a_group() {
+    let error = serve(&["orders"], vec![orders()]).await;
     assert_eq!(error.kind(), ServeErrorKind::Config);
-    assert!(error.to_string().contains("--lanes"), "{error}");
+    assert!(error.to_string().contains("--group"), "{error}");
 }
 
 #[tokio::test]

@@ -82,6 +82,7 @@ async fn headers_and_payload_round_trip_through_message_send() {
     let names: Vec<_> = entries[0].1.iter().map(|(name, _)| name.clone()).collect();
     assert_eq!(names, ["payload", "h1", "h2", "h1"]);
     handle.shutdown().await.unwrap();
+    common::delete(&mut redis, &[&inbound, &outbound]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -131,6 +132,7 @@ async fn a_nacked_entry_is_redelivered_then_dead_lettered_and_acked() {
     .await;
     handle.shutdown().await.unwrap();
     assert!(received.try_recv().is_err(), "delivered more than twice");
+    common::delete(&mut redis, &[&stream, &dead_letter_stream]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -177,4 +179,5 @@ async fn an_entry_unacked_at_stop_is_redelivered_on_restart() {
     })
     .await;
     handle.shutdown().await.unwrap();
+    common::delete(&mut redis, &[&stream]).await;
 }

@@ -18,6 +18,8 @@ pub enum Action {
     Hang,
     /// Send this message, then ack.
     SendThenAck(MessageSend),
+    /// Wait this long (a slow handler), then ack.
+    DelayThenAck(std::time::Duration),
 }
 
 /// A message as the application received it, with its address.
@@ -80,6 +82,10 @@ impl Application for TestApp {
                     return Ok(()); // an ordered batch stops at a nack
                 }
                 Action::Hang => std::future::pending::<()>().await,
+                Action::DelayThenAck(delay) => {
+                    tokio::time::sleep(delay).await;
+                    send.send(SendEvent::ack(message.id)).await?;
+                }
                 Action::SendThenAck(out) => {
                     send.send(SendEvent::Send(out)).await?;
                     send.send(SendEvent::ack(message.id)).await?;

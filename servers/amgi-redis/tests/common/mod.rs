@@ -116,3 +116,26 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The entry ids of `stream` (for checking which entries a server handled).
+pub async fn ids(connection: &mut MultiplexedConnection, stream: &str) -> Vec<String> {
+    entries(connection, stream)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Deletes `keys` (streams and their dead-letter streams) once a test is done with them.
+pub async fn delete(connection: &mut MultiplexedConnection, keys: &[&str]) {
+    let _: i64 = redis::cmd("DEL")
+        .arg(keys)
+        .query_async(connection)
+        .await
+        .unwrap();
+}
+
+/// The payload of a received message, as text.
+pub fn text(message: &amgi_core::MessageReceive) -> String {
+    String::from_utf8_lossy(message.payload.as_deref().unwrap_or_default()).into_owned()
+}
