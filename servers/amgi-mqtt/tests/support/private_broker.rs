@@ -39,6 +39,16 @@ impl PrivateBroker {
     /// Starts Mosquitto on a free loopback port with persistence in a fresh directory; with
     /// `tls`, the listener speaks TLS with a generated certificate (see [`Self::tls_files`]).
     pub async fn start(tls: bool) -> Self {
+        Self::start_with(tls, None).await
+    }
+
+    /// Starts Mosquitto on a free loopback port that admits only `username` with `password`
+    /// (a password file made with `mosquitto_passwd`; anonymous clients are refused).
+    pub async fn start_with_password(username: &str, password: &str) -> Self {
+        Self::start_with(false, Some((username, password))).await
+    }
+
+    async fn start_with(tls: bool, credentials: Option<(&str, &str)>) -> Self {
         let dir = std::env::temp_dir().join(super::unique("amgi-mqtt-broker"));
         std::fs::create_dir_all(&dir).unwrap();
         let port = {
@@ -46,10 +56,24 @@ impl PrivateBroker {
             listener.local_addr().unwrap().port()
         };
         let mut conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+            "listener {port} 127.0.0.1\nallow_anonymous {}\npersistence true\n\
              persistence_location {}/\nuser root\n",
+            credentials.is_none(),
             dir.display()
         );
+        if let Some((username, password)) = credentials {
+            let file = dir.join("passwords");
+            let status = std::process::Command::new("mosquitto_passwd")
+                .arg("-b")
+                .arg("-c")
+                .arg(&file)
+                .arg(username)
+                .arg(password)
+                .status()
+                .expect("cannot run `mosquitto_passwd` (Debian: apt-get install mosquitto)");
+            assert!(status.success(), "mosquitto_passwd failed");
+            writeln!(conf, "password_file {}", file.display()).unwrap();
+        }
         if tls {
             let files = TlsFiles::generate(&dir);
             let ca = files.ca.display();
