@@ -134,9 +134,34 @@ pub(crate) async fn connect(
     .await;
     match connected {
         Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) if refused_credentials(&*error) => Err(MqttError::new(
+            MqttErrorKind::Unreachable,
+            format!(
+                "the MQTT broker on {address} refused the credentials ({error}); check \
+                 --username and the password in the variable named by --password-env"
+            ),
+            Some(error),
+        )),
         Ok(Err(error)) => Err(unreachable(error.to_string(), Some(error))),
         Err(_) => Err(unreachable(format!("nothing within {timeout:?}"), None)),
     }
+}
+
+/// Whether the broker's `CONNACK` refused the client's username or password (MQTT 5
+/// `NotAuthorized` / `BadUserNamePassword`, MQTT 3.1.1 `NotAuthorized` / `BadUserNamePassword`).
+fn refused_credentials(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    use rumqttc::v5::mqttbytes::v5::ConnectReturnCode as V5;
+    if let Some(rumqttc::v5::ConnectionError::ConnectionRefused(code)) = error.downcast_ref() {
+        return matches!(code, V5::NotAuthorized | V5::BadUserNamePassword);
+    }
+    if let Some(rumqttc::ConnectionError::ConnectionRefused(code)) = error.downcast_ref() {
+        return matches!(
+            code,
+            rumqttc::ConnectReturnCode::NotAuthorized
+                | rumqttc::ConnectReturnCode::BadUserNamePassword
+        );
+    }
+    false
 }
 
 /// Drives the event loop: pairs publishes with their `PUBACK`s, groups consumed messages into
