@@ -175,6 +175,22 @@ pub async fn queue_url(name: &str) -> Option<String> {
         .and_then(|o| o.queue_url().map(str::to_owned))
 }
 
+/// How many messages of the queue are in flight (received, not deleted, not yet visible again).
+pub async fn in_flight(url: &str) -> usize {
+    let output = client()
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("GetQueueAttributes");
+    output
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// How many messages the queue holds, visible or not.
 pub async fn depth(url: &str) -> usize {
     let output = client()
