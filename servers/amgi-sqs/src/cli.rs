@@ -29,12 +29,16 @@ struct SqsArgs {
     /// The visibility timeout asked for on receive [default: the queue's own].
     #[arg(long, value_name = "SECS")]
     visibility_timeout: Option<u64>,
+    /// Sends messages of ADDRESS to QUEUE (a name or URL) without consuming it; repeatable.
+    /// Other addresses are sent to the queue of their own name.
+    #[arg(long = "route", value_name = "ADDRESS=QUEUE")]
+    routes: Vec<String>,
     #[command(flatten)]
     serve: ServeArgs,
 }
 
 /// `run sqs [ADDRESS[=QUEUE]…] [--endpoint-url URL] [--region R] [--wait-time SECS]
-/// [--visibility-timeout SECS] [--batch-size N] [--max-deliveries N] [--lanes N]
+/// [--visibility-timeout SECS] [--route ADDRESS=QUEUE…] [--batch-size N] [--max-deliveries N] [--lanes N]
 /// [--drain-timeout SECS]`: serves an application on Amazon SQS until shutdown.
 ///
 /// Credentials come from the standard AWS chain (environment, profile, SSO, instance or task
@@ -121,6 +125,14 @@ fn config(args: &SqsArgs, cx: &ServeContext) -> Result<SqsConfig, ServeError> {
         .batch_size(args.serve.batch_size(crate::DEFAULT_BATCH_SIZE))
         .in_flight(args.serve.lanes.unwrap_or(crate::DEFAULT_IN_FLIGHT));
     config.queues = mappings;
+    for route in &args.routes {
+        let Some((address, queue)) = route.split_once('=') else {
+            return Err(ServeError::config(format!(
+                "--route {route}: expected ADDRESS=QUEUE, e.g. --route user.created=user-created"
+            )));
+        };
+        config = config.route(address, queue);
+    }
     if let Some(url) = &args.endpoint_url {
         config = config.endpoint_url(url);
     }

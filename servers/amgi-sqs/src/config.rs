@@ -108,8 +108,11 @@ pub fn is_valid_queue_name(name: &str) -> bool {
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct SqsConfig {
-    /// Addresses and their queues.
+    /// Addresses consumed, and their queues (messages sent to them go there too).
     pub queues: Vec<QueueMapping>,
+    /// Addresses only sent to, and their queues. An address in neither list is sent to the
+    /// queue of its own name.
+    pub routes: Vec<QueueMapping>,
     /// The endpoint (`http://127.0.0.1:4566` for moto or `LocalStack`); `None`: AWS's own.
     pub endpoint_url: Option<String>,
     /// The region; `None`: from the standard chain (`AWS_REGION`, the profile).
@@ -158,6 +161,7 @@ impl Default for SqsConfig {
     fn default() -> Self {
         Self {
             queues: Vec::new(),
+            routes: Vec::new(),
             endpoint_url: None,
             region: None,
             client: None,
@@ -203,6 +207,20 @@ impl SqsConfig {
     #[must_use]
     pub fn map(mut self, address: impl Into<String>, queue: impl Into<String>) -> Self {
         self.queues.push(QueueMapping {
+            address: address.into(),
+            queue: queue.into(),
+        });
+        self
+    }
+
+    /// Sends messages of `address` to `queue` (a name or a URL) without consuming it.
+    ///
+    /// ```no_run
+    /// let config = amgi_sqs::SqsConfig::new().queue("orders").route("user.created", "user-created");
+    /// ```
+    #[must_use]
+    pub fn route(mut self, address: impl Into<String>, queue: impl Into<String>) -> Self {
+        self.routes.push(QueueMapping {
             address: address.into(),
             queue: queue.into(),
         });
@@ -397,7 +415,7 @@ impl SqsConfig {
         if self.in_flight == 0 {
             return Err(Error::config("in_flight must be at least 1"));
         }
-        for mapping in &self.queues {
+        for mapping in self.queues.iter().chain(&self.routes) {
             if !is_url(&mapping.queue) && !is_valid_queue_name(&mapping.queue) {
                 let fix = mapping.queue.replace(['.', '/', '{', '}'], "-");
                 return Err(Error::config(format!(

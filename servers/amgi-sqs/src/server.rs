@@ -214,8 +214,9 @@ impl<A: Application> Server<A> {
         let deletes = Arc::new(Batcher::new(Deletes(Arc::clone(&sqs)), config.linger));
         let sends = Arc::new(Batcher::new(Sends(Arc::clone(&sqs)), config.linger));
         let routes = config
-            .queues
+            .routes
             .iter()
+            .chain(&config.queues)
             .map(|m| (m.address.clone(), m.queue.clone()))
             .collect();
         let publisher: Arc<dyn Publisher> = Arc::new(SqsPublisher {

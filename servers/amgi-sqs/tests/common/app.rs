@@ -22,6 +22,8 @@ pub enum Action {
     Hang,
     /// Send this message, then ack.
     SendThenAck(MessageSend),
+    /// Send this message, report how the send ended, then ack.
+    SendReportThenAck(MessageSend, mpsc::UnboundedSender<Result<(), String>>),
 }
 
 /// A message as the application received it, with its address.
@@ -93,6 +95,11 @@ impl Application for TestApp {
                     send.send(SendEvent::ack(message.id)).await?;
                 }
                 Action::Hang => std::future::pending::<()>().await,
+                Action::SendReportThenAck(out, report) => {
+                    let outcome = send.send(SendEvent::Send(out)).await;
+                    let _ = report.send(outcome.map_err(|error| error.to_string()));
+                    send.send(SendEvent::ack(message.id)).await?;
+                }
                 Action::SendThenAck(out) => {
                     send.send(SendEvent::Send(out)).await?;
                     send.send(SendEvent::ack(message.id)).await?;
