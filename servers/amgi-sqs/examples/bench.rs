@@ -8,7 +8,7 @@
 //!
 //! Options: `--messages N` (2000), `--rounds N` (3), `--endpoint-url URL`
 //! (`http://127.0.0.1:4566`), `--pollers N` (4: concurrent receive loops of (a), batches in
-//! flight of (b) and (c)).
+//! flight of (b) and (c)), `--linger-ms N` (amgi-sqs's delete linger, default 20).
 //!
 //! For each round and variant, a fresh queue is filled with N messages (`SendMessageBatch`,
 //! not measured), each with the payload `{"id":12345,"email":"alice@example.com",…}` and a
@@ -91,6 +91,7 @@ struct Options {
     rounds: usize,
     endpoint: String,
     pollers: usize,
+    linger: Duration,
 }
 
 fn options() -> Options {
@@ -99,6 +100,7 @@ fn options() -> Options {
         rounds: 3,
         endpoint: "http://127.0.0.1:4566".to_owned(),
         pollers: 4,
+        linger: amgi_sqs::DEFAULT_LINGER,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -110,6 +112,9 @@ fn options() -> Options {
             "--rounds" => options.rounds = value.parse().expect("--rounds N"),
             "--endpoint-url" => options.endpoint = value,
             "--pollers" => options.pollers = value.parse().expect("--pollers N"),
+            "--linger-ms" => {
+                options.linger = Duration::from_millis(value.parse().expect("--linger-ms N"));
+            }
             other => panic!("unknown option {other}"),
         }
     }
@@ -338,13 +343,14 @@ async fn on_amgi_sqs<A: Application>(
     client: Client,
     queue: &str,
     progress: &Progress,
-    pollers: usize,
+    options: &Options,
 ) {
     let config = SqsConfig::new()
         .client(client)
         .map("bench.users", queue)
         .wait_time(Duration::from_secs(1))
-        .in_flight(pollers);
+        .in_flight(options.pollers)
+        .linger(options.linger);
     let handle = Server::new(app, config)
         .start()
         .await
@@ -380,7 +386,7 @@ async fn run(variant: char, options: &Options) -> Measurement {
                 client,
                 &queue,
                 &progress,
-                options.pollers,
+                options,
             )
             .await;
         }
@@ -388,7 +394,7 @@ async fn run(variant: char, options: &Options) -> Measurement {
             let app = AsyncFast::empty()
                 .state(Arc::clone(&progress))
                 .channel(handler!(handle_user_created));
-            on_amgi_sqs(app, client, &queue, &progress, options.pollers).await;
+            on_amgi_sqs(app, client, &queue, &progress, options).await;
         }
     }
     #[allow(clippy::cast_precision_loss)]
@@ -420,8 +426,8 @@ async fn main() {
         }
     }
     println!(
-        "{} messages, {} rounds, {} pollers / batches in flight, endpoint {}",
-        options.messages, options.rounds, options.pollers, options.endpoint
+        "{} messages, {} rounds, {} pollers / batches in flight, linger {:?}, endpoint {}",
+        options.messages, options.rounds, options.pollers, options.linger, options.endpoint
     );
     println!(
         "| variant | msg/s (median) | API calls per message | ReceiveMessage | DeleteMessageBatch | other |"

@@ -128,3 +128,30 @@ async fn a_queue_with_a_redrive_policy_dead_letters_through_it() {
         "the server made no dead-letter queue of its own"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_queue_dead_letters_to_a_fifo_queue_keeping_the_group() {
+    common::require_moto().await;
+    let stem = common::unique("fifo-nacked");
+    let name = format!("{stem}.fifo");
+    let url = common::create_queue(&name, &[]).await;
+    common::send_fifo(&url, "customer-1", "refused").await;
+    let (app, mut received) = TestApp::new(|_, _| Action::NackNever("no such customer"));
+    let handle = Server::new(app, common::config(&Calls::default()).queue(&name))
+        .start()
+        .await
+        .expect("start");
+    common::next(&mut received).await;
+    let letters = dead_letters(&format!("{stem}-dlq.fifo")).await;
+    handle.shutdown().await.expect("clean shutdown");
+    let letter = &letters[0];
+    assert_eq!(letter.body(), Some("refused"));
+    let group = letter
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId));
+    assert_eq!(group.map(String::as_str), Some("customer-1"));
+    assert_eq!(
+        common::attribute(letter, REASON_HEADER).as_deref(),
+        Some("no such customer")
+    );
+}
