@@ -87,6 +87,11 @@ pub mod __private;
 #[doc = include_str!("../../docs/guide/kafka.md")]
 mod kafka_guide {}
 
+/// `docs/guide/sqs.md`: its code blocks are doc tests (with the `sqs` feature).
+#[cfg(all(doctest, feature = "sqs"))]
+#[doc = include_str!("../../docs/guide/sqs.md")]
+mod sqs_guide {}
+
 pub use amgi_core as amgi;
 pub use amgi_server;
 pub use app::{AsyncFast, DEFAULT_MESSAGE_CONCURRENCY};
