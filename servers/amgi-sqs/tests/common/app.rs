@@ -16,6 +16,8 @@ pub enum Action {
     Nack(&'static str),
     /// Nack it with this reason, asking for no retry (`NackRetry::Never`).
     NackNever(&'static str),
+    /// Nack it with this reason, asking to be delivered again after this delay.
+    NackAfter(&'static str, std::time::Duration),
     /// Take this long, then ack.
     SlowAck(std::time::Duration),
     /// Never answer, and never return (the batch hangs until the server gives up on it).
@@ -88,6 +90,11 @@ impl Application for TestApp {
                 Action::NackNever(reason) => {
                     let never = SendEvent::nack_with(message.id, reason, NackRetry::Never);
                     send.send(never).await?;
+                    return Ok(());
+                }
+                Action::NackAfter(reason, delay) => {
+                    let later = SendEvent::nack_with(message.id, reason, NackRetry::After(delay));
+                    send.send(later).await?;
                     return Ok(());
                 }
                 Action::SlowAck(duration) => {
