@@ -76,3 +76,47 @@ async fn each_group_is_handled_in_order_under_a_failure() {
     assert_eq!(acked_a, ["a1", "a2", "a3", "a4"], "group a: {a:?}");
     assert_eq!(seen["b"], ["b1", "b2", "b3"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_deliveries_do_not_count_toward_the_dead_letter() {
+    common::require_moto().await;
+    let name = format!("{}.fifo", common::unique("skips"));
+    let url = common::create_queue(&name, &[]).await;
+    common::send_fifo(&url, "a", "first").await;
+    common::send_fifo(&url, "a", "second").await;
+    // `first` fails once (so `second` is skipped once), then `second` fails once: with two
+    // deliveries allowed, `second` has been received three times by SQS but delivered (not
+    // skipped) only twice, so it is not dead-lettered.
+    let failures = Mutex::new(vec!["second", "first"]);
+    let (app, mut received) = TestApp::new(move |_, message| {
+        let payload = message.payload.as_deref().unwrap_or_default();
+        let mut failures = failures.lock().unwrap();
+        if failures.last().is_some_and(|f| f.as_bytes() == payload) {
+            failures.pop();
+            return Action::Nack("fails once");
+        }
+        Action::Ack
+    });
+    let config = common::config(&Calls::default())
+        .queue(&name)
+        .retry(RetryPolicy::new(2).backoff(Duration::ZERO, Duration::ZERO));
+    let handle = Server::new(app, config).start().await.expect("start");
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let (_, message) = common::next(&mut received).await;
+        seen.push(String::from_utf8(message.payload.unwrap().to_vec()).unwrap());
+    }
+    common::eventually("the queue to be empty", || async {
+        common::depth(&url).await == 0
+    })
+    .await;
+    handle.shutdown().await.expect("clean shutdown");
+    assert_eq!(seen, ["first", "first", "second", "second"]);
+    let stem = name.trim_end_matches(".fifo");
+    assert!(
+        common::queue_url(&format!("{stem}-dlq.fifo"))
+            .await
+            .is_none(),
+        "nothing was dead-lettered"
+    );
+}
