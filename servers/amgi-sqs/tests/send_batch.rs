@@ -99,3 +99,23 @@ async fn an_entry_sqs_refuses_is_the_sends_error() {
     handle.shutdown().await.expect("clean shutdown");
     assert!(error.contains(&outbound), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_to_an_address_that_is_no_queue_name_says_how_to_map_it() {
+    common::require_moto().await;
+    let inbound = common::unique("unmapped-in");
+    let in_url = common::create_queue(&inbound, &[]).await;
+    common::send(&in_url, "go").await;
+    let (report, mut reports) = mpsc::unbounded_channel();
+    let (app, _received) = TestApp::new(move |_, _| {
+        Action::SendReportThenAck(
+            MessageSend::new("user.created").payload("x"),
+            report.clone(),
+        )
+    });
+    let config = common::config(&Calls::default()).queue(&inbound);
+    let handle = Server::new(app, config).start().await.expect("start");
+    let error = common::next(&mut reports).await.unwrap_err();
+    handle.shutdown().await.expect("clean shutdown");
+    assert!(error.contains("user.created=user-created"), "{error}");
+}
