@@ -101,6 +101,11 @@ mod mqtt_guide {}
 #[doc = include_str!("../../docs/guide/redis.md")]
 mod redis_guide {}
 
+/// `docs/guide/sqs.md`: its code blocks are doc tests (with the `sqs` feature).
+#[cfg(all(doctest, feature = "sqs"))]
+#[doc = include_str!("../../docs/guide/sqs.md")]
+mod sqs_guide {}
+
 pub use amgi_core as amgi;
 pub use amgi_server;
 pub use app::{AsyncFast, DEFAULT_MESSAGE_CONCURRENCY};
