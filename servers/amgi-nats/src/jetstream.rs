@@ -266,7 +266,9 @@ impl<A: Application> JetStreamConsumer<A> {
         let report = loop {
             tokio::select! {
                 report = &mut dispatch => break report,
-                _ = ticker.tick() => {
+                _ = ticker.tick(), if !self.stop.is_set() => {
+                    // Once the server stops, no more: what is still in hand then is delivered
+                    // again after the ack wait.
                     tracing::debug!(subject, messages = run.len(), "in progress: extending the ack wait");
                     for entry in &run {
                         ack(&entry.acker, AckKind::Progress).await;
