@@ -50,8 +50,7 @@ async fn bad_payloads_and_headers_are_dead_lettered_with_a_reason_and_serving_go
     let subject = format!("amgi.dl.{}", unique("run"));
     let dlq = format!("{subject}.dlq");
     let stream = TestStream::create(&client, "DL", &[subject.clone(), dlq.clone()]).await;
-    let mut dead_letters = client.subscribe(dlq.clone()).await.unwrap();
-    client.flush().await.unwrap();
+    let mut dead_letters = common::subscribe(&client, &dlq).await;
     let (handled_tx, mut handled) = mpsc::unbounded_channel();
     let app = AsyncFast::empty()
         .state_arc(Arc::new(Handled(Mutex::new(handled_tx))))

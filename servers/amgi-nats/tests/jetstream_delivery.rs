@@ -126,9 +126,8 @@ async fn a_send_to_a_subject_of_the_stream_is_stored_with_its_headers() {
     let client = common::connect().await;
     let subject = format!("amgi.js.{}", unique("send"));
     let out = format!("{subject}.out");
+    let mut out_subscription = common::subscribe(&client, &out).await;
     let stream = TestStream::create(&client, "SEND", &[subject.clone(), out.clone()]).await;
-    let mut out_subscription = client.subscribe(out.clone()).await.unwrap();
-    client.flush().await.unwrap();
     let headers = amgi_core::Headers::new()
         .with("b", "1")
         .with("a", bytes::Bytes::from_static(&[0xff, 0]))

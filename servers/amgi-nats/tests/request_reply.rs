@@ -12,6 +12,7 @@ use asyncfast::Reply;
 use asyncfast::prelude::*;
 use asyncfast::request::RequestError;
 use common::{WAIT, unique};
+use futures_util::StreamExt;
 
 #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 struct Multiply {
@@ -76,8 +77,13 @@ async fn a_silent_subject_times_out_and_an_empty_one_has_no_responders() {
     // Someone subscribes but never answers: the request times out.
     let client = common::connect().await;
     let silent = format!("amgi.rr.{}.silent", unique("run"));
-    let _subscription = client.subscribe(silent.clone()).await.unwrap();
-    client.flush().await.unwrap();
+    let mut subscription = client.subscribe(silent.clone()).await.unwrap();
+    // Registered once a message of this connection comes back through it (`flush` only writes).
+    client.publish(silent.clone(), "ping".into()).await.unwrap();
+    tokio::time::timeout(WAIT, subscription.next())
+        .await
+        .unwrap()
+        .unwrap();
     let error = publisher
         .request::<i64>(silent, &Multiply { x: 1, y: 1 })
         .timeout(Duration::from_millis(300))

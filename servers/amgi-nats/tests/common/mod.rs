@@ -108,3 +108,20 @@ impl Drop for TestStream {
         let _ = deleting.join();
     }
 }
+
+/// A core subscription NATS has registered: a message of this connection came back through it
+/// (`flush` only writes the buffer). The probe message is consumed here.
+pub async fn subscribe(client: &async_nats::Client, subject: &str) -> async_nats::Subscriber {
+    use futures_util::StreamExt;
+    let mut subscription = client.subscribe(subject.to_owned()).await.unwrap();
+    client
+        .publish(subject.to_owned(), "amgi-test-probe".into())
+        .await
+        .unwrap();
+    let probe = tokio::time::timeout(WAIT, subscription.next())
+        .await
+        .expect("the subscription was not confirmed in time")
+        .unwrap();
+    assert_eq!(&probe.payload[..], b"amgi-test-probe");
+    subscription
+}
