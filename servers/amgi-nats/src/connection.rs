@@ -46,6 +46,10 @@ pub(crate) async fn connect(config: &NatsConfig) -> Result<Client, NatsError> {
                     Event::Connected => tracing::info!(%url, "connected to NATS"),
                     Event::SlowConsumer(sid) => tracing::warn!(%url, subscription = sid,
                         "slow consumer: NATS dropped messages of a core subscription"),
+                    // Each failed reconnect attempt: the loss was logged already.
+                    Event::ClientError(error) => {
+                        tracing::debug!(%url, %error, "NATS client error");
+                    }
                     other => tracing::warn!(%url, event = %other, "NATS connection event"),
                 }
             }
