@@ -69,7 +69,7 @@ pub struct JetStream {
 ///     .subjects(["orders.created"])
 ///     .jetstream("ORDERS", "billing");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct NatsConfig {
     /// The server URL(s), comma-separated (`nats://`, `tls://`).
@@ -96,6 +96,26 @@ pub struct NatsConfig {
     pub deadlines: Deadlines,
     /// How long connecting at start may take.
     pub connect_timeout: Duration,
+}
+
+/// The URL without its password or token; [`Auth`] hides its secrets too.
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("url", &self.redacted_url())
+            .field("subjects", &self.subjects)
+            .field("group", &self.group)
+            .field("jetstream", &self.jetstream)
+            .field("auth", &self.auth)
+            .field("ca_file", &self.ca_file)
+            .field("batch_size", &self.batch_size)
+            .field("lanes", &self.lanes)
+            .field("retry", &self.retry)
+            .field("dead_letter", &self.dead_letter)
+            .field("deadlines", &self.deadlines)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
 }
 
 impl NatsConfig {
@@ -453,5 +473,7 @@ mod tests {
         };
         assert!(!format!("{auth:?}").contains("hunter2"));
         assert!(!format!("{:?}", Auth::Token("t0k".into())).contains("t0k"));
+        let config = NatsConfig::new("nats://u:hunter2@h:1").auth(auth);
+        assert!(!format!("{config:?}").contains("hunter2"));
     }
 }
