@@ -27,12 +27,19 @@ fn free_port() -> u16 {
 struct PrivateNats {
     port: u16,
     dir: PathBuf,
+    /// Arguments after the address, port and store (TLS).
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
 impl PrivateNats {
     /// Starts one, or `None` (with a message saying so) when `nats-server` is not on the PATH.
     async fn start() -> Option<Self> {
+        Self::start_with(|_| Vec::new()).await
+    }
+
+    /// Like [`Self::start`], with more arguments made from the store directory.
+    async fn start_with(extra: impl FnOnce(&std::path::Path) -> Vec<String>) -> Option<Self> {
         if Command::new("nats-server")
             .arg("--version")
             .output()
@@ -45,9 +52,12 @@ impl PrivateNats {
             );
             return None;
         }
+        let dir = std::env::temp_dir().join(unique("amgi-nats-store"));
+        std::fs::create_dir_all(&dir).unwrap();
         let mut nats = Self {
             port: free_port(),
-            dir: std::env::temp_dir().join(unique("amgi-nats-store")),
+            extra: extra(&dir),
+            dir,
             child: None,
         };
         nats.spawn().await;
@@ -69,6 +79,7 @@ impl PrivateNats {
                 "-sd",
             ])
             .arg(&self.dir)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -233,4 +244,71 @@ async fn a_broker_restart_is_survived_by_the_core_subscription() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_consumes_over_tls_trusting_a_ca_file() {
+    let mut ca = PathBuf::new();
+    let Some(nats) = PrivateNats::start_with(|dir| {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                .unwrap();
+        ca = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        std::fs::write(&ca, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+        vec![
+            "--tls".into(),
+            "--tlscert".into(),
+            ca.display().to_string(),
+            "--tlskey".into(),
+            key.display().to_string(),
+        ]
+    })
+    .await
+    else {
+        return;
+    };
+    let url = format!("tls://127.0.0.1:{}", nats.port);
+    let (app, mut seen) = TestApp::new(|_, _| Action::Ack);
+    let config = NatsConfig::new(&url).subjects(["tls.orders"]).ca_file(&ca);
+    let handle = Server::new(BoxApplication::new(app), config)
+        .start()
+        .await
+        .unwrap();
+    let client = async_nats::ConnectOptions::new()
+        .add_root_certificates(ca.clone())
+        .require_tls(true)
+        .connect(&url)
+        .await
+        .unwrap();
+    client
+        .publish("tls.orders", "over tls".into())
+        .await
+        .unwrap();
+    let (_, message) = tokio::time::timeout(WAIT, seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.payload.as_deref(), Some(&b"over tls"[..]));
+    tokio::time::timeout(WAIT, handle.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Trusting another certificate: unreachable, naming the URL.
+    let other = nats.dir.join("other.pem");
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    std::fs::write(&other, certified.cert.pem()).unwrap();
+    let (app, _) = TestApp::new(|_, _| Action::Ack);
+    let config = NatsConfig::new(&url)
+        .subjects(["tls.orders"])
+        .ca_file(other)
+        .connect_timeout(Duration::from_secs(2));
+    let error = tokio::time::timeout(WAIT, Server::new(BoxApplication::new(app), config).start())
+        .await
+        .expect("start did not give up within 10 s")
+        .unwrap_err();
+    assert_eq!(error.kind(), NatsErrorKind::Unreachable);
+    assert!(error.to_string().contains(&url), "{error}");
 }
