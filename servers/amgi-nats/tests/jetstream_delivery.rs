@@ -187,3 +187,53 @@ async fn a_send_to_a_subject_of_the_stream_is_stored_with_its_headers() {
     assert_eq!(headers.get("a").unwrap().as_str(), "/wA=");
     assert_eq!(headers.get("Amgi-Binary-Values").unwrap().as_str(), "1");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_delivered_too_often_without_settlement_is_dead_lettered_unhandled() {
+    let client = common::connect().await;
+    let subject = format!("amgi.js.{}", unique("crashy"));
+    let dlq = format!("{subject}.dlq");
+    let mut dead_letters = common::subscribe(&client, &dlq).await;
+    let stream = TestStream::create(&client, "CRASHY", std::slice::from_ref(&subject)).await;
+    let durable = unique("durable");
+    let one_delivery =
+        || config(&stream, &subject, &durable).retry(amgi_server::RetryPolicy::new(1));
+    stream.publish(&subject, None, "poison").await;
+    // The first server never settles it, and stops abruptly.
+    let (app, mut first_seen) = TestApp::new(|_, _| Action::Hang);
+    let first = Server::new(BoxApplication::new(app), one_delivery())
+        .start()
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, first_seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(first);
+    // Its second delivery (after the ack wait) exceeds max_deliveries = 1: dead-lettered
+    // without reaching the application.
+    let (app, mut seen) = TestApp::new(|_, _| Action::Ack);
+    let second = Server::new(BoxApplication::new(app), one_delivery())
+        .start()
+        .await
+        .unwrap();
+    let dead = tokio::time::timeout(WAIT, dead_letters.next())
+        .await
+        .expect("no dead letter within 10 s")
+        .unwrap();
+    assert_eq!(&dead.payload[..], b"poison");
+    let reason = dead.headers.unwrap();
+    let reason = reason.get(amgi_core::dead_letter::REASON_HEADER).unwrap();
+    assert!(
+        reason.as_str().contains("without being settled"),
+        "{reason}"
+    );
+    tokio::time::timeout(WAIT, second.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        seen.try_recv().is_err(),
+        "the application saw the message again"
+    );
+}
