@@ -43,6 +43,8 @@ pub(crate) fn builtin_servers() -> Vec<Arc<dyn ServerCommand>> {
     servers.push(Arc::new(amgi_mqtt::MqttCommand));
     #[cfg(feature = "sqs")]
     servers.push(Arc::new(amgi_sqs::SqsCommand));
+    #[cfg(feature = "nats")]
+    servers.push(Arc::new(amgi_nats::NatsCommand));
     servers
 }
 

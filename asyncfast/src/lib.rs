@@ -95,6 +95,12 @@ mod kafka_guide {}
 #[doc = include_str!("../../docs/guide/mqtt.md")]
 mod mqtt_guide {}
 
+/// The NATS guide (`docs/guide/nats.md`), compiled as doc tests with the `nats` feature (its
+/// code needs a NATS server to run, so it is `no_run`).
+#[cfg(all(doctest, feature = "nats"))]
+#[doc = include_str!("../../docs/guide/nats.md")]
+mod nats_guide {}
+
 /// The guide page `docs/guide/redis.md`, compiled as doc tests with the `redis` feature (its
 /// code needs a Redis to run, so it is `no_run`).
 #[cfg(all(doctest, feature = "redis"))]
