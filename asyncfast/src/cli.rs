@@ -41,6 +41,8 @@ pub(crate) fn builtin_servers() -> Vec<Arc<dyn ServerCommand>> {
     servers.push(Arc::new(amgi_redis::RedisCommand));
     #[cfg(feature = "mqtt")]
     servers.push(Arc::new(amgi_mqtt::MqttCommand));
+    #[cfg(feature = "amqp")]
+    servers.push(Arc::new(amgi_amqp::AmqpCommand));
     servers
 }
 
