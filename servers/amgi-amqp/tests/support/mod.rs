@@ -17,7 +17,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 /// The RabbitMQ of `scripts/brokers-up`.
 pub const URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-/// A name no other test (or run) uses.
+/// A name no other test (or run) uses: `amgi-test.<purpose>.<unique id without dots>`.
 pub fn unique(purpose: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
@@ -25,7 +25,7 @@ pub fn unique(purpose: &str) -> String {
         .unwrap()
         .subsec_nanos();
     format!(
-        "amgi-test.{purpose}.{}.{nanos}.{}",
+        "amgi-test.{purpose}.{}-{nanos}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
