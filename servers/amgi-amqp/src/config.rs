@@ -127,7 +127,7 @@ pub enum DeadLetters {
     Queue(DeadLetterPolicy),
     /// The server rejects it (`basic.nack`, `requeue=false`) and the queue's own
     /// `x-dead-letter-exchange` routes it (RabbitMQ adds its `x-death` header; the reason is
-    /// logged).
+    /// logged). Queues found to have a dead-letter exchange when declared get this anyway.
     Broker,
 }
 

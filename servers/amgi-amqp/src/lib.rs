@@ -34,9 +34,12 @@
 //!   header, so the count survives requeues after a crash or a lost connection; on a classic
 //!   queue a `redelivered` message counts one earlier delivery — and counts each nack. After
 //!   the last delivery, or at once for `NackRetry::Never`, it is published (confirmed) to
-//!   `<queue>.dlq` with the dead-letter headers, then acked; or, with
-//!   [`DeadLetters::Broker`], rejected (`requeue=false`) to the queue's own
-//!   `x-dead-letter-exchange`.
+//!   `<queue>.dlq` (declared durable) with the dead-letter headers, then acked. A queue
+//!   that has an `x-dead-letter-exchange` of its own (the server sees it when its plain
+//!   declaration is refused for that argument), or every queue with [`DeadLetters::Broker`]
+//!   (`--broker-dead-letters`, for `--no-declare`), gets its dead letters rejected
+//!   (`basic.nack`, `requeue=false`) instead: RabbitMQ routes them to that exchange with its
+//!   `x-death` header, and the reason is logged.
 //! - **Stop** → no new batch; those in hand get the drain deadline; what is not acknowledged
 //!   then goes back to its queue when the channel closes. The same happens after a crash or a
 //!   lost connection: at least once. A lost connection is opened again with backoff.

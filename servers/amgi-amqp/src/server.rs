@@ -2,6 +2,7 @@
 //! application and maps the outcomes onto AMQP (`basic.ack`, in-process redelivery,
 //! dead-letter queues).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,10 +72,13 @@ impl<A: Application> Server<A> {
         let session = link.session(None).await.ok_or_else(|| {
             AmqpError::new(AmqpErrorKind::Startup, "stopped while starting", None)
         })?;
-        if let Err(error) = declare(&session.connection, &config).await {
-            link.close().await;
-            return Err(error);
-        }
+        let own_dead_letter_exchange = match declare(&session.connection, &config).await {
+            Ok(queues) => queues,
+            Err(error) => {
+                link.close().await;
+                return Err(error);
+            }
+        };
 
         let (app, state) = (Arc::new(app), StateMap::new());
         let publisher = Arc::new(AmqpPublisher::new(Arc::clone(&link)));
@@ -104,6 +108,7 @@ impl<A: Application> Server<A> {
             publisher,
             link: Arc::clone(&link),
             config: config.clone(),
+            own_dead_letter_exchange,
             state,
             stop: Arc::clone(&stop),
         });
@@ -124,8 +129,11 @@ impl<A: Application> Server<A> {
 }
 
 /// Declares the queues (or checks that they exist), binds them, and declares their dead-letter
-/// queues.
-async fn declare(connection: &Connection, config: &AmqpConfig) -> Result<(), AmqpError> {
+/// queues. Returns the queues that have a dead-letter exchange of their own.
+async fn declare(
+    connection: &Connection,
+    config: &AmqpConfig,
+) -> Result<HashSet<String>, AmqpError> {
     let refused = |what: String, error: &lapin::Error| {
         AmqpError::new(
             AmqpErrorKind::Topology,
@@ -143,14 +151,9 @@ async fn declare(connection: &Connection, config: &AmqpConfig) -> Result<(), Amq
         passive: true,
         ..QueueDeclareOptions::default()
     };
-    let mut queues: Vec<&String> = config.queues.iter().collect();
-    let dead_letter_queues: Vec<String> = (config.queues.iter())
-        .filter_map(|queue| config.dead_letter_queue(queue))
-        .collect();
-    queues.extend(&dead_letter_queues);
-    for queue in queues {
-        let is_dead_letter_queue = dead_letter_queues.contains(queue);
-        if config.declare || is_dead_letter_queue {
+    let mut own_dead_letter_exchange = HashSet::new();
+    for queue in &config.queues {
+        if config.declare {
             let declared = channel()
                 .await?
                 .queue_declare(
@@ -160,8 +163,13 @@ async fn declare(connection: &Connection, config: &AmqpConfig) -> Result<(), Amq
                 )
                 .await;
             // A queue that exists with arguments of its own (a quorum queue, a dead-letter
-            // exchange) refuses a plain declaration: it is used as it is.
-            if declared.is_err() {
+            // exchange) refuses a plain declaration: it is used as it is. RabbitMQ names the
+            // first argument that differs: a dead-letter exchange of its own is used for dead
+            // letters.
+            if let Err(error) = declared {
+                if error.to_string().contains("x-dead-letter-exchange") {
+                    own_dead_letter_exchange.insert(queue.clone());
+                }
                 channel()
                     .await?
                     .queue_declare(queue.as_str().into(), passive, FieldTable::default())
@@ -185,7 +193,26 @@ async fn declare(connection: &Connection, config: &AmqpConfig) -> Result<(), Amq
             })?;
         }
     }
-    let channel = channel().await?;
+    let dead_letter_queues = (config.queues.iter())
+        .filter(|queue| !own_dead_letter_exchange.contains(*queue))
+        .filter_map(|queue| config.dead_letter_queue(queue));
+    for queue in dead_letter_queues {
+        channel()
+            .await?
+            .queue_declare(
+                queue.as_str().into(),
+                QueueDeclareOptions::durable(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|error| refused(format!("declaring dead-letter queue `{queue}`"), &error))?;
+    }
+    bind(&channel().await?, config).await?;
+    Ok(own_dead_letter_exchange)
+}
+
+/// Binds every queue as configured, on `channel` (closed after).
+async fn bind(channel: &Channel, config: &AmqpConfig) -> Result<(), AmqpError> {
     for queue in &config.queues {
         for binding in &config.bindings {
             let (exchange, routing_key, arguments) = match binding {
@@ -217,14 +244,18 @@ async fn declare(connection: &Connection, config: &AmqpConfig) -> Result<(), Amq
                 )
                 .await
                 .map_err(|error| {
-                    refused(
-                        format!("binding queue `{queue}` to exchange `{exchange}`"),
-                        &error,
+                    AmqpError::new(
+                        AmqpErrorKind::Topology,
+                        format!(
+                            "binding queue `{queue}` to exchange `{exchange}`: {}",
+                            redact(&error.to_string(), &config.url)
+                        ),
+                        None,
                     )
                 })?;
         }
     }
-    let _ = channel.close(200, "declared".into()).await;
+    let _ = channel.close(200, "bound".into()).await;
     Ok(())
 }
 
@@ -292,6 +323,8 @@ struct Consumer<A> {
     publisher: Arc<AmqpPublisher>,
     link: Arc<Link>,
     config: AmqpConfig,
+    /// Queues whose own `x-dead-letter-exchange` takes their dead letters.
+    own_dead_letter_exchange: HashSet<String>,
     state: StateMap,
     stop: Arc<StopSignal>,
 }
@@ -412,20 +445,22 @@ impl<A: Application> Consumer<A> {
     /// the server stopped first.
     async fn dead_letter(&self, queue: &str, message: &Pending, reason: &str) -> bool {
         let policy = match &self.config.dead_letters {
-            DeadLetters::Broker => {
-                tracing::warn!(
-                    queue,
-                    reason,
-                    "message rejected to the queue's dead-letter exchange"
-                );
-                let options = BasicNackOptions {
-                    requeue: false,
-                    ..BasicNackOptions::default()
-                };
-                let _ = message.acker.nack(options).await;
-                return true;
-            }
-            DeadLetters::Queue(policy) => policy,
+            _ if self.own_dead_letter_exchange.contains(queue) => None,
+            DeadLetters::Broker => None,
+            DeadLetters::Queue(policy) => Some(policy),
+        };
+        let Some(policy) = policy else {
+            tracing::warn!(
+                queue,
+                reason,
+                "message rejected to the queue's dead-letter exchange"
+            );
+            let options = BasicNackOptions {
+                requeue: false,
+                ..BasicNackOptions::default()
+            };
+            let _ = message.acker.nack(options).await;
+            return true;
         };
         let Some(to) = policy.address_for(queue) else {
             tracing::error!(queue, reason, "dead-lettering is disabled: message dropped");
