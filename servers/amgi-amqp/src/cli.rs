@@ -33,6 +33,9 @@ struct AmqpArgs {
         hide_default_value = true
     )]
     url: String,
+    /// With an amqps:// URL, trust only the certificate authorities of this PEM file.
+    #[arg(long, value_name = "PATH")]
+    ca_file: Option<std::path::PathBuf>,
     /// Bind each queue to EXCHANGE with routing key KEY (repeatable).
     #[arg(long, value_name = "EXCHANGE:KEY")]
     bind: Vec<String>,
@@ -54,7 +57,7 @@ struct AmqpArgs {
 }
 
 /// `run amqp [QUEUE…] --url amqp://USER:PASS@H:P/VHOST [--bind EXCHANGE:KEY]…
-/// [--bind-headers EXCHANGE NAME=VALUE,…]… [--match all|any] [--no-declare]
+/// [--ca-file PATH] [--bind-headers EXCHANGE NAME=VALUE,…]… [--match all|any] [--no-declare]
 /// [--broker-dead-letters] [--batch-size N] [--max-deliveries N] [--drain-timeout SECS]`:
 /// serves an application on an AMQP 0-9-1 broker (RabbitMQ), at least once, until shutdown.
 ///
@@ -140,6 +143,9 @@ fn config(args: &AmqpArgs, cx: &ServeContext) -> Result<AmqpConfig, ServeError> 
             })
             .collect::<Result<Vec<_>, _>>()?;
         config = config.bind_headers(exchange, headers, matching);
+    }
+    if let Some(path) = &args.ca_file {
+        config = config.ca_file(path);
     }
     if args.broker_dead_letters {
         config = config.dead_letters(DeadLetters::Broker);

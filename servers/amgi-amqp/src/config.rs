@@ -2,6 +2,7 @@
 //! letters.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use amgi_server::{DEFAULT_MAX_DELIVERIES, DeadLetterPolicy, Deadlines, RetryPolicy};
@@ -162,6 +163,9 @@ pub struct AmqpConfig {
     pub deadlines: Deadlines,
     /// How long connecting may take.
     pub connect_timeout: Duration,
+    /// With `amqps://`: trust only the certificate authorities of this PEM file, instead of
+    /// the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl AmqpConfig {
@@ -181,6 +185,7 @@ impl AmqpConfig {
             dead_letters: DeadLetters::Queue(DeadLetterPolicy::default()),
             deadlines: Deadlines::default(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            ca_file: None,
         }
     }
 
@@ -311,6 +316,19 @@ impl AmqpConfig {
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// With an `amqps://` URL, trusts only the certificate authorities of the PEM file at
+    /// `path` (a private CA) instead of the system's.
+    ///
+    /// ```no_run
+    /// # let config = amgi_amqp::AmqpConfig::new(amgi_amqp::AmqpUrl::new("amqps://rabbit:5671"));
+    /// let config = config.ca_file("/etc/rabbitmq/ca.pem");
+    /// ```
+    #[must_use]
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
         self
     }
 

@@ -13,12 +13,13 @@ use amgi_core::extension::Reply;
 use amgi_server::StopSignal;
 use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, ConfirmSelectOptions};
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 use tokio::sync::oneshot;
 
 use crate::error::AmqpErrorKind;
-use crate::{AmqpError, AmqpUrl};
+use crate::{AmqpConfig, AmqpError, AmqpUrl};
 
 /// The pseudo-queue of RabbitMQ's direct reply-to.
 pub(crate) const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
@@ -43,6 +44,8 @@ pub(crate) struct Session {
 /// The connection to the broker at `url`, reopened when lost.
 pub(crate) struct Link {
     url: AmqpUrl,
+    /// The certificate authorities to trust (PEM), instead of the system's.
+    ca: Option<String>,
     connect_timeout: Duration,
     name: String,
     stop: Arc<StopSignal>,
@@ -54,13 +57,23 @@ impl Link {
     /// Connects to `url` (an [`Unreachable`](AmqpErrorKind::Unreachable) error naming the
     /// redacted URL when it cannot, within `connect_timeout`).
     pub(crate) async fn open(
-        url: AmqpUrl,
-        connect_timeout: Duration,
+        config: &AmqpConfig,
         name: String,
         stop: Arc<StopSignal>,
     ) -> Result<Arc<Self>, AmqpError> {
+        let ca = match &config.ca_file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
+                AmqpError::config(format!(
+                    "--ca-file {}: cannot read it ({error})",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
+        let (url, connect_timeout) = (config.url.clone(), config.connect_timeout);
         let link = Self {
             url,
+            ca,
             connect_timeout,
             name,
             stop,
@@ -145,7 +158,13 @@ impl Link {
         };
         let properties =
             ConnectionProperties::default().with_connection_name(self.name.clone().into());
-        let connect = Connection::connect(self.url.secret(), properties);
+        let tls = OwnedTLSConfig {
+            cert_chain: self.ca.clone(),
+            ..OwnedTLSConfig::default()
+        };
+        let runtime =
+            lapin::runtime::default_runtime().map_err(|error| unreachable(error.to_string()))?;
+        let connect = Connection::connect_with_config(self.url.secret(), properties, tls, runtime);
         let connection = match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(connection)) => connection,
             Ok(Err(error)) => return Err(unreachable(redact(&error.to_string(), &self.url))),

@@ -62,13 +62,7 @@ impl<A: Application> Server<A> {
         let Self { app, config } = self;
         let stop = Arc::new(StopSignal::default());
         let name = format!("amgi-amqp {}", config.queues.join(","));
-        let link = Link::open(
-            config.url.clone(),
-            config.connect_timeout,
-            name,
-            Arc::clone(&stop),
-        )
-        .await?;
+        let link = Link::open(&config, name, Arc::clone(&stop)).await?;
         let session = link.session(None).await.ok_or_else(|| {
             AmqpError::new(AmqpErrorKind::Startup, "stopped while starting", None)
         })?;
