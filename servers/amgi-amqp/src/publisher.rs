@@ -41,12 +41,22 @@ impl AmqpPublisher {
             properties,
         } = outbound;
         let target = || format!("exchange `{exchange}`, routing key `{routing_key}`");
-        let session = (self.link.session(None).await).ok_or_else(|| {
-            SendError::new(SendErrorKind::Closed).with_detail(format!(
-                "the server stopped before publishing to {}",
-                target()
-            ))
-        })?;
+        // While the connection is down, a publish waits for the reconnection, within the
+        // confirm timeout.
+        let session = tokio::time::timeout(CONFIRM_TIMEOUT, self.link.session(None))
+            .await
+            .map_err(|_| {
+                SendError::new(SendErrorKind::Transport).with_detail(format!(
+                    "no connection to the broker within {CONFIRM_TIMEOUT:?} to publish to {}",
+                    target()
+                ))
+            })?
+            .ok_or_else(|| {
+                SendError::new(SendErrorKind::Closed).with_detail(format!(
+                    "the server stopped before publishing to {}",
+                    target()
+                ))
+            })?;
         let failed = |kind, error: lapin::Error| {
             SendError::new(kind).with_detail(format!(
                 "publishing to {}: {}",
