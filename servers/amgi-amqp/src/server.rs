@@ -28,6 +28,9 @@ use crate::message::{self, Outbound};
 use crate::publisher::{AmqpPublisher, AmqpRequester};
 use crate::{AmqpConfig, AmqpError};
 
+/// First and longest wait before consuming a queue again on a connection that is up.
+const RECONSUME: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+
 /// Delay between attempts to publish a dead letter the broker did not accept.
 const DEAD_LETTER_RETRY: Duration = Duration::from_secs(1);
 
@@ -327,35 +330,70 @@ impl<A: Application> Consumer<A> {
     /// Consumes `queue` until the server stops, on one connection after the other.
     async fn run(self: Arc<Self>, queue: String) {
         let mut broken = None;
+        // Consuming failed (or was cancelled) on a connection that is still up: wait this long
+        // before trying again on it, doubling up to `RECONSUME.1`.
+        let mut delay = RECONSUME.0;
         while let Some(session) = self.link.session(broken).await {
-            broken = Some(session.generation);
-            let consumer = match self.consume(&session.connection, &queue).await {
-                Ok(consumer) => consumer,
+            let consumed = match self.consume(&session.connection, &queue).await {
+                Ok((channel, deliveries)) => {
+                    let consumed = self.consume_until_cancelled(&queue, deliveries).await;
+                    if consumed.is_none() {
+                        let _ = channel.close(200, "stopping".into()).await;
+                        return;
+                    }
+                    consumed
+                }
                 Err(error) => {
                     let error = redact(&error.to_string(), &self.config.url);
-                    tracing::debug!(queue, %error, "cannot consume: reconnecting");
-                    continue;
+                    tracing::debug!(queue, %error, "cannot consume");
+                    Some(false)
                 }
             };
-            let (channel, mut deliveries) = consumer;
-            loop {
-                let Some(next) = self.stop.run_until_stopped(deliveries.next()).await else {
-                    let _ = channel.close(200, "stopping".into()).await;
-                    return;
-                };
-                let Some(Ok(first)) = next else { break };
-                let mut batch = vec![pending(first)];
-                while batch.len() < self.config.batch_size {
-                    match deliveries.next().now_or_never() {
-                        Some(Some(Ok(delivery))) => batch.push(pending(delivery)),
-                        _ => break,
-                    }
+            if consumed == Some(true) {
+                delay = RECONSUME.0;
+            }
+            if session.connection.status().connected() {
+                // The connection is fine, the consumer is not (a deleted queue, a refused
+                // consume): try again on the same connection after a while.
+                broken = None;
+                if delay >= RECONSUME.1 {
+                    tracing::warn!(queue, "cannot consume the queue: trying again");
                 }
-                self.handle(&queue, batch).await;
-                if self.stop.is_set() {
-                    let _ = channel.close(200, "stopping".into()).await;
+                let wait = tokio::time::sleep(delay);
+                if self.stop.run_until_stopped(wait).await.is_none() {
                     return;
                 }
+                delay = (delay * 2).min(RECONSUME.1);
+            } else {
+                broken = Some(session.generation);
+            }
+        }
+    }
+
+    /// Handles what `deliveries` brings, batch after batch, until the consumer ends (`Some`:
+    /// whether anything was delivered) or the server stops (`None`).
+    async fn consume_until_cancelled(
+        &self,
+        queue: &str,
+        mut deliveries: lapin::Consumer,
+    ) -> Option<bool> {
+        let mut delivered = false;
+        loop {
+            let next = self.stop.run_until_stopped(deliveries.next()).await?;
+            let Some(Ok(first)) = next else {
+                return Some(delivered);
+            };
+            delivered = true;
+            let mut batch = vec![pending(first)];
+            while batch.len() < self.config.batch_size {
+                match deliveries.next().now_or_never() {
+                    Some(Some(Ok(delivery))) => batch.push(pending(delivery)),
+                    _ => break,
+                }
+            }
+            self.handle(queue, batch).await;
+            if self.stop.is_set() {
+                return None;
             }
         }
     }

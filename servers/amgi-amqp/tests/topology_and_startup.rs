@@ -12,7 +12,7 @@ use amgi_amqp::{AmqpConfig, AmqpErrorKind, AmqpUrl, HeadersMatch, Server};
 use amgi_core::{AmqpBinding, Binding, Headers, MessageSend};
 use asyncfast::prelude::*;
 use lapin::BasicProperties;
-use lapin::options::QueueBindOptions;
+use lapin::options::{QueueBindOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use support::{Outside, config, unique};
 use tokio::sync::mpsc;
@@ -202,4 +202,29 @@ async fn a_broker_that_is_down_is_a_clear_error_naming_the_redacted_url() {
     );
     assert!(message.contains("scripts/brokers-up"), "{message}");
     assert!(!message.contains("s3cret"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queue_deleted_under_the_server_is_consumed_again_once_it_is_back() {
+    let queue = unique("bound");
+    let outside = Outside::connect().await;
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let app = AsyncFast::empty()
+        .state(Seen(Mutex::new(seen_tx)))
+        .channel(handler!(on_bound));
+    let handle = Server::new(app, config(&[&queue])).start().await.unwrap();
+    outside.publish(&queue, &[], b"before").await;
+    assert_eq!(next(&mut seen).await, "before");
+
+    // RabbitMQ cancels the server's consumer; the connection stays up.
+    outside
+        .channel
+        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+        .await
+        .unwrap();
+    outside.declare(&queue).await;
+    outside.publish(&queue, &[], b"after").await;
+    assert_eq!(next(&mut seen).await, "after");
+    handle.shutdown().await.unwrap();
+    outside.delete(&[&queue]).await;
 }
