@@ -1,6 +1,6 @@
 //! Connection loss: a server whose connection the broker closes reconnects and loses nothing;
 //! a server killed (its runtime dropped, no shutdown) holding unacknowledged messages loses
-//! nothing either: a new server on the queue gets them.
+//! nothing either: a new server on the queue gets them. The outage is logged once.
 
 mod support;
 
@@ -58,6 +58,47 @@ async fn until_handled(
         .unwrap_or_else(|_| panic!("not all of {expected:?} handled within 30 s: {seen:?}"));
 }
 
+/// What the server logged (at `info` and above) in this test binary.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// Installs the global subscriber writing here, once.
+    fn capture() -> &'static Self {
+        static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Self::default();
+            let writer = logs.clone();
+            tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .init();
+            logs
+        })
+    }
+
+    /// The lines containing `text`.
+    fn count(&self, text: &str) -> usize {
+        let logs = self.0.lock().unwrap();
+        String::from_utf8_lossy(&logs)
+            .lines()
+            .filter(|line| line.contains(text))
+            .count()
+    }
+}
+
 /// `rabbitmqctl`, failing the test with the command's output when it fails.
 async fn rabbitmqctl(args: &[&str]) -> String {
     let output = tokio::time::timeout(
@@ -75,6 +116,7 @@ async fn rabbitmqctl(args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_closed_by_the_broker_is_opened_again_and_nothing_is_lost() {
+    let logs = Logs::capture();
     let queue = unique("loss");
     let outside = Outside::connect().await;
     let (app, _, mut handled) = handling(None);
@@ -97,6 +139,10 @@ async fn a_connection_closed_by_the_broker_is_opened_again_and_nothing_is_lost()
         outside.publish(&queue, &[], n.to_string().as_bytes()).await;
     }
     until_handled(&mut handled, &mut seen, 1..=20).await;
+    // The outage is logged once, and so is its end.
+    assert_eq!(logs.count("connection to the AMQP broker lost"), 1);
+    assert_eq!(logs.count("reconnected to the AMQP broker"), 1);
+    assert_eq!(logs.count("guest:guest"), 0, "the password is never logged");
     tokio::time::timeout(Duration::from_secs(10), handle.shutdown())
         .await
         .unwrap()
