@@ -244,3 +244,20 @@ fn password(url: &str) -> Option<&str> {
     let userinfo = &authority[..authority.rfind('@')?];
     Some(&userinfo[userinfo.find(':')? + 1..])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_taken_out_of_error_texts() {
+        let url = AmqpUrl::new("amqp://app:s3cret@rabbit:5672/%2f");
+        let text = "failed: amqp://app:s3cret@rabbit:5672/%2f refused (password s3cret)";
+        let redacted = redact(text, &url);
+        assert!(!redacted.contains("s3cret"), "{redacted}");
+        assert!(
+            redacted.contains("amqp://app:***@rabbit:5672/%2f"),
+            "{redacted}"
+        );
+    }
+}
