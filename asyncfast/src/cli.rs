@@ -45,6 +45,8 @@ pub(crate) fn builtin_servers() -> Vec<Arc<dyn ServerCommand>> {
     servers.push(Arc::new(amgi_sqs::SqsCommand));
     #[cfg(feature = "nats")]
     servers.push(Arc::new(amgi_nats::NatsCommand));
+    #[cfg(feature = "amqp")]
+    servers.push(Arc::new(amgi_amqp::AmqpCommand));
     servers
 }
 

@@ -89,6 +89,12 @@ pub mod __private;
 #[doc = include_str!("../../docs/guide/kafka.md")]
 mod kafka_guide {}
 
+/// The AMQP guide (`docs/guide/amqp.md`), compiled as doc tests with the `amqp` feature (its
+/// code needs a broker to run, so it is `no_run`).
+#[cfg(all(doctest, feature = "amqp"))]
+#[doc = include_str!("../../docs/guide/amqp.md")]
+mod amqp_guide {}
+
 /// The MQTT guide (`docs/guide/mqtt.md`), compiled as doc tests with the `mqtt` feature (its
 /// code needs a broker to run, so it is `no_run`).
 #[cfg(all(doctest, feature = "mqtt"))]
