@@ -185,6 +185,13 @@ fn check_runtime_env() -> Result<(), ServeError> {
             missing.join(", ")
         )));
     }
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
+    if api.contains('/') && !api.contains("://") {
+        // `lambda_runtime` takes `host:port`, or a URL with a scheme when it has a path.
+        return Err(ServeError::config(format!(
+            "AWS_LAMBDA_RUNTIME_API=`{api}` has a path but no scheme: write `http://{api}`"
+        )));
+    }
     let memory = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default();
     if memory.parse::<i32>().is_err() {
         return Err(ServeError::config(format!(
