@@ -101,6 +101,12 @@ mod mqtt_guide {}
 #[doc = include_str!("../../docs/guide/redis.md")]
 mod redis_guide {}
 
+/// The guide page `docs/guide/lambda.md`, compiled as doc tests with the `lambda` feature (its
+/// synthetic-event test runs; serving needs the Lambda Runtime API, so that code is `no_run`).
+#[cfg(all(doctest, feature = "lambda"))]
+#[doc = include_str!("../../docs/guide/lambda.md")]
+mod lambda_guide {}
+
 pub use amgi_core as amgi;
 pub use amgi_server;
 pub use app::{AsyncFast, DEFAULT_MESSAGE_CONCURRENCY};
