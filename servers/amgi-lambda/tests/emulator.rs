@@ -1,7 +1,8 @@
 //! Through the real Lambda Runtime API emulator of `cargo lambda watch` (installed by
 //! `scripts/install-cargo-lambda`): this test binary, re-run as the function process, is an
 //! AsyncFast application whose `run` sees `AWS_LAMBDA_RUNTIME_API` and serves Lambda
-//! invocations; the test invokes it over HTTP and checks the partial batch response.
+//! invocations; the test invokes it over HTTP and checks the partial batch response, that
+//! lifespan startup ran before the first invocation, and that SIGTERM runs lifespan shutdown.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,10 +17,13 @@ use serde_json::{Value, json};
 /// Set in the function process this test starts.
 const FUNCTION_ENV: &str = "AMGI_LAMBDA_EMULATOR_FUNCTION";
 const WAIT: Duration = Duration::from_secs(30);
+/// Starts the lines the function process prints for the test.
+const MARK: &str = "amgi-lambda-test:";
 
 /// Refuses the payload `bad`.
 #[channel("orders")]
 async fn on_order(body: Payload<String>) -> Result<(), String> {
+    println!("{MARK} order {}", body.as_str());
     if body.as_str() == "bad" {
         Err("bad order".to_owned())
     } else {
@@ -38,9 +42,16 @@ fn function_process() {
         .enable_all()
         .build()
         .unwrap();
-    runtime
-        .block_on(AsyncFast::new().run_with_args(["app", "run"]))
-        .unwrap();
+    let app = AsyncFast::new()
+        .on_startup(|_: asyncfast::amgi::StateMap| async {
+            println!("{MARK} startup");
+            Ok::<(), std::io::Error>(())
+        })
+        .on_shutdown(|_: asyncfast::amgi::StateMap| async {
+            println!("{MARK} shutdown");
+            Ok::<(), std::io::Error>(())
+        });
+    runtime.block_on(app.run_with_args(["app", "run"])).unwrap();
 }
 
 /// Kills the process when dropped.
@@ -131,7 +142,7 @@ fn the_emulator_gets_the_partial_batch_response_of_an_sqs_invocation() {
             .expect("start cargo lambda watch"),
     );
     wait_for_port(port);
-    let _function = Killed(
+    let mut function = Killed(
         Command::new(std::env::current_exe().unwrap())
             .args(["function_process", "--exact", "--nocapture"])
             .env(FUNCTION_ENV, "1")
@@ -142,7 +153,7 @@ fn the_emulator_gets_the_partial_batch_response_of_an_sqs_invocation() {
             .env("AWS_LAMBDA_FUNCTION_NAME", "_")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .expect("start the function process"),
     );
@@ -166,4 +177,45 @@ fn the_emulator_gets_the_partial_batch_response_of_an_sqs_invocation() {
         .build();
     let (_, body) = invoke(port, &event);
     assert_eq!(body["errorType"], "amgi_lambda::KafkaNacked", "{body}");
+
+    // SIGTERM: lifespan shutdown runs and the process exits successfully.
+    let pid = function.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = function.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the function did not exit on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let mut stdout = String::new();
+    function
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let marks: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix(MARK))
+        .map(str::trim)
+        .collect();
+    // Startup before the first invocation, shutdown last; the records of a standard queue's
+    // batch run concurrently, so their order is not checked.
+    assert_eq!(marks.first(), Some(&"startup"), "{stdout}");
+    assert_eq!(marks.last(), Some(&"shutdown"), "{stdout}");
+    let mut handled = marks[1..marks.len() - 1].to_vec();
+    handled.sort_unstable();
+    assert_eq!(
+        handled,
+        ["order bad", "order bad", "order good", "order good too"],
+        "{stdout}"
+    );
 }
