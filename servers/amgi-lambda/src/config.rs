@@ -174,3 +174,36 @@ impl LambdaConfig {
         &self.dead_letter
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_queue_pairs_are_parsed_and_bad_ones_named() {
+        let config = LambdaConfig::new()
+            .sqs_addresses(" user.created=user-created , orders=orders.fifo,")
+            .unwrap();
+        assert_eq!(config.address_of_queue("user-created"), "user.created");
+        assert_eq!(config.address_of_queue("orders.fifo"), "orders");
+        assert_eq!(config.address_of_queue("other"), "other");
+        let error = LambdaConfig::new().sqs_addresses("orders").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`orders` is not `address=queue`"),
+            "{error}"
+        );
+        let error = LambdaConfig::new().sqs_addresses("=q").unwrap_err();
+        assert!(error.to_string().contains("empty"), "{error}");
+    }
+
+    #[test]
+    fn kafka_nack_policies_parse_and_print_alike() {
+        for policy in [KafkaOnNack::Fail, KafkaOnNack::Log, KafkaOnNack::DeadLetter] {
+            assert_eq!(policy.to_string().parse::<KafkaOnNack>().unwrap(), policy);
+        }
+        let error = "retry".parse::<KafkaOnNack>().unwrap_err();
+        assert!(error.to_string().contains(KAFKA_ON_NACK_ENV), "{error}");
+    }
+}
