@@ -14,7 +14,9 @@
 //!   address. A nack fails the invocation (Lambda retries the batch), or as
 //!   `AMGI_KAFKA_ON_NACK` says is logged or sent to `<topic>.dlq` through the [`SendRouter`].
 //!
-//! Lifespan startup runs at init, before the first invocation; shutdown on SIGTERM.
+//! Lifespan startup runs at init, before the first invocation; shutdown on SIGTERM, which
+//! Lambda sends because the default feature `graceful-shutdown` registers `lambda_runtime`'s
+//! no-op extension.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

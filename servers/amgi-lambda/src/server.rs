@@ -233,21 +233,40 @@ impl LambdaHandle {
 
     /// Serves the invocations of the Lambda Runtime API until `shutdown` completes (or the
     /// runtime fails), then runs lifespan shutdown.
+    ///
+    /// With the `graceful-shutdown` feature, it first registers `lambda_runtime`'s no-op
+    /// extension, so that Lambda sends SIGTERM before it ends the execution environment (it
+    /// signals only functions with an extension); lifespan shutdown then runs from that
+    /// extension's hook (which exits the process), or from `shutdown`, whichever comes first.
     pub async fn serve_until(
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
         check_runtime_env()?;
-        let core = Arc::clone(&self.core);
-        let handler =
+        let LambdaHandle { core, lifespan } = self;
+        // Held during lifespan shutdown, so that whoever comes second waits for it to finish.
+        let lifespan = Arc::new(tokio::sync::Mutex::new(Some(lifespan)));
+        #[cfg(all(unix, feature = "graceful-shutdown"))]
+        {
+            let lifespan = Arc::clone(&lifespan);
+            lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
+                if let Err(error) = shutdown_once(&lifespan).await {
+                    tracing::error!(%error, "lifespan shutdown failed");
+                }
+            })
+            .await;
+        }
+        let handler = {
+            let core = Arc::clone(&core);
             lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| {
                 let core = Arc::clone(&core);
                 async move { invoke(&core, event.payload).await }
-            });
+            })
+        };
         tracing::info!(
             server = "lambda",
             runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default(),
-            kafka_on_nack = %self.core.config.kafka_nack_policy(),
+            kafka_on_nack = %core.config.kafka_nack_policy(),
             "serving Lambda invocations (SQS and Kafka event-source mappings)"
         );
         let runtime = lambda_runtime::Runtime::new(handler);
@@ -255,17 +274,30 @@ impl LambdaHandle {
             result = runtime.run() => result.map_err(|error| ServeError::new(ServeErrorKind::Server, error)),
             () = shutdown => Ok(()),
         };
-        let stopped = self.shutdown().await;
+        let stopped = shutdown_once(&lifespan).await;
         served.and(stopped)
     }
 
     /// Runs lifespan shutdown.
     pub async fn shutdown(self) -> Result<(), ServeError> {
-        self.lifespan
-            .shutdown()
-            .await
-            .map_err(|error| ServeError::new(ServeErrorKind::Shutdown, error))
+        stop(self.lifespan).await
     }
+}
+
+/// Runs lifespan shutdown unless it ran already; waits for it if it is running.
+async fn shutdown_once(lifespan: &tokio::sync::Mutex<Option<Lifespan>>) -> Result<(), ServeError> {
+    let mut slot = lifespan.lock().await;
+    match slot.take() {
+        Some(lifespan) => stop(lifespan).await,
+        None => Ok(()),
+    }
+}
+
+async fn stop(lifespan: Lifespan) -> Result<(), ServeError> {
+    lifespan
+        .shutdown()
+        .await
+        .map_err(|error| ServeError::new(ServeErrorKind::Shutdown, error))
 }
 
 async fn invoke(core: &Core, event: Value) -> Result<Value, InvocationError> {
