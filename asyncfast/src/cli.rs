@@ -116,7 +116,9 @@ impl AsyncFast {
     /// one exits at once), then shuts down gracefully — on the embedded broker by default (the
     /// `memory` feature), or on the server named after it: `run kafka [TOPIC…] --group-id G` with
     /// the `kafka` feature (`app run --help` lists the servers, `app run kafka --help` their
-    /// options); `asyncapi` prints the AsyncAPI document. Unless the application installed a
+    /// options); inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set), `run` alone serves the
+    /// function's invocations when the `lambda` feature is on. `asyncapi` prints the AsyncAPI
+    /// document. Unless the application installed a
     /// `tracing` subscriber, `run` installs one (filter from `RUST_LOG`, default `info`).
     ///
     /// ```no_run
@@ -236,7 +238,8 @@ impl AsyncFast {
         let mut run = clap::Command::new("run")
             .about(format!(
                 "Serve the application on a server (default: `{DEFAULT_SERVER}`, the embedded \
-                 broker). Servers in this binary: {servers}"
+                 broker; `{LAMBDA_SERVER}` when {LAMBDA_RUNTIME_ENV} is set and this binary has \
+                 it). Servers in this binary: {servers}"
             ))
             .allow_external_subcommands(true);
         for server in &self.servers {
