@@ -18,8 +18,25 @@ use crate::asyncapi::cli::AsyncApiArgs;
 use crate::router::Part;
 use crate::{AsyncFast, Error};
 
-/// The server `run` uses when no server is named.
+/// The server `run` uses when no server is named (outside AWS Lambda).
 const DEFAULT_SERVER: &str = "memory";
+
+/// The server `run` uses when no server is named, inside AWS Lambda.
+const LAMBDA_SERVER: &str = "lambda";
+
+/// The variable the Lambda runtime sets: `run` alone picks [`LAMBDA_SERVER`] when it is set.
+const LAMBDA_RUNTIME_ENV: &str = "AWS_LAMBDA_RUNTIME_API";
+
+/// The server `run` uses when none is named: `lambda` inside AWS Lambda (`in_lambda`: the
+/// variable `AWS_LAMBDA_RUNTIME_API` is set) when the binary has that server, else
+/// [`DEFAULT_SERVER`].
+fn default_server(servers: &[Arc<dyn ServerCommand>], in_lambda: bool) -> &'static str {
+    if in_lambda && servers.iter().any(|server| server.name() == LAMBDA_SERVER) {
+        LAMBDA_SERVER
+    } else {
+        DEFAULT_SERVER
+    }
+}
 
 /// Servers a cargo feature of asyncfast registers, with the feature's name: `run kafka` in a
 /// binary built without the `kafka` feature says which feature to enable.
@@ -47,6 +64,8 @@ pub(crate) fn builtin_servers() -> Vec<Arc<dyn ServerCommand>> {
     servers.push(Arc::new(amgi_nats::NatsCommand));
     #[cfg(feature = "amqp")]
     servers.push(Arc::new(amgi_amqp::AmqpCommand));
+    #[cfg(feature = "lambda")]
+    servers.push(Arc::new(amgi_lambda::LambdaCommand));
     servers
 }
 
@@ -103,7 +122,9 @@ impl AsyncFast {
     /// one exits at once), then shuts down gracefully — on the embedded broker by default (the
     /// `memory` feature), or on the server named after it: `run kafka [TOPIC…] --group-id G` with
     /// the `kafka` feature (`app run --help` lists the servers, `app run kafka --help` their
-    /// options); `asyncapi` prints the AsyncAPI document. Unless the application installed a
+    /// options); inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set), `run` alone serves the
+    /// function's invocations when the `lambda` feature is on. `asyncapi` prints the AsyncAPI
+    /// document. Unless the application installed a
     /// `tracing` subscriber, `run` installs one (filter from `RUST_LOG`, default `info`).
     ///
     /// ```no_run
@@ -223,7 +244,8 @@ impl AsyncFast {
         let mut run = clap::Command::new("run")
             .about(format!(
                 "Serve the application on a server (default: `{DEFAULT_SERVER}`, the embedded \
-                 broker). Servers in this binary: {servers}"
+                 broker; `{LAMBDA_SERVER}` when {LAMBDA_RUNTIME_ENV} is set and this binary has \
+                 it). Servers in this binary: {servers}"
             ))
             .allow_external_subcommands(true);
         for server in &self.servers {
@@ -244,9 +266,11 @@ impl AsyncFast {
         args: &ArgMatches,
         signal: impl FnOnce() -> BoxFuture<'static, ()>,
     ) -> Result<(), Error> {
-        let (name, server_args) = match args.subcommand() {
-            Some((name, server_args)) => (name.to_owned(), Some(server_args.clone())),
-            None => (DEFAULT_SERVER.to_owned(), None),
+        let (name, server_args) = if let Some((name, server_args)) = args.subcommand() {
+            (name.to_owned(), Some(server_args.clone()))
+        } else {
+            let in_lambda = std::env::var_os(LAMBDA_RUNTIME_ENV).is_some();
+            (default_server(&self.servers, in_lambda).to_owned(), None)
         };
         let Some(server) = self.servers.iter().find(|s| s.name() == name).cloned() else {
             return Err(Error::UnknownServer(self.unknown_server(&name)));
@@ -323,7 +347,44 @@ impl AsyncFast {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use amgi_server::{ServeContext, ServeError, ServerCommand};
+    use futures_util::future::BoxFuture;
+
+    use super::{DEFAULT_SERVER, LAMBDA_SERVER, default_server};
     use crate::AsyncFast;
+
+    /// A server command that only has a name.
+    struct Named(&'static str);
+
+    impl ServerCommand for Named {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+
+        fn command(&self) -> clap::Command {
+            clap::Command::new(self.0)
+        }
+
+        fn serve(
+            &self,
+            _: clap::ArgMatches,
+            _: ServeContext,
+        ) -> BoxFuture<'static, Result<(), ServeError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[test]
+    fn run_alone_picks_lambda_inside_aws_lambda_when_the_binary_has_it() {
+        let with_lambda: Vec<Arc<dyn ServerCommand>> =
+            vec![Arc::new(Named("memory")), Arc::new(Named("lambda"))];
+        let without: Vec<Arc<dyn ServerCommand>> = vec![Arc::new(Named("memory"))];
+        assert_eq!(default_server(&with_lambda, true), LAMBDA_SERVER);
+        assert_eq!(default_server(&with_lambda, false), DEFAULT_SERVER);
+        assert_eq!(default_server(&without, true), DEFAULT_SERVER);
+    }
 
     #[test]
     fn a_server_whose_feature_is_off_names_the_feature() {

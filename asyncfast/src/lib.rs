@@ -118,6 +118,12 @@ mod redis_guide {}
 #[doc = include_str!("../../docs/guide/sqs.md")]
 mod sqs_guide {}
 
+/// The guide page `docs/guide/lambda.md`, compiled as doc tests with the `lambda` feature (its
+/// synthetic-event test runs; serving needs the Lambda Runtime API, so that code is `no_run`).
+#[cfg(all(doctest, feature = "lambda"))]
+#[doc = include_str!("../../docs/guide/lambda.md")]
+mod lambda_guide {}
+
 pub use amgi_core as amgi;
 pub use amgi_server;
 pub use app::{AsyncFast, DEFAULT_MESSAGE_CONCURRENCY};

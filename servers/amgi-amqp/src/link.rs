@@ -156,6 +156,7 @@ impl Link {
                 None,
             )
         };
+        ensure_crypto_provider();
         let properties =
             ConnectionProperties::default().with_connection_name(self.name.clone().into());
         let tls = OwnedTLSConfig {
@@ -260,4 +261,12 @@ mod tests {
             "{redacted}"
         );
     }
+}
+
+/// Makes rustls's `ring` provider the process default unless one is installed already: in a
+/// program that also links another provider (aws-lc-rs, through the AWS SDK), rustls cannot pick
+/// one by itself and a TLS connection would panic.
+fn ensure_crypto_provider() {
+    // An error only says that a provider is installed already, which is what is wanted.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

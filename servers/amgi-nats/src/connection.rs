@@ -9,6 +9,7 @@ use crate::{NatsConfig, NatsError, NatsErrorKind};
 /// Connects to the configured server(s). async-nats reconnects by itself afterwards (without
 /// limit); each loss and reconnect is logged.
 pub(crate) async fn connect(config: &NatsConfig) -> Result<Client, NatsError> {
+    ensure_crypto_provider();
     let url = config.redacted_url();
     let mut options = match &config.auth {
         Auth::None => ConnectOptions::new(),
@@ -71,4 +72,12 @@ pub(crate) async fn connect(config: &NatsConfig) -> Result<Client, NatsError> {
         ),
         Some(error),
     ))
+}
+
+/// Makes rustls's `ring` provider the process default unless one is installed already: in a
+/// program that also links another provider (aws-lc-rs, through the AWS SDK), rustls cannot pick
+/// one by itself and a TLS connection would panic.
+fn ensure_crypto_provider() {
+    // An error only says that a provider is installed already, which is what is wanted.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

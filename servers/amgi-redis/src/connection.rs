@@ -30,6 +30,7 @@ pub(crate) struct Redis {
 impl Redis {
     /// The client for `config`'s URL, or a [`ErrorKind::Config`] error naming `--url`.
     pub(crate) fn open(config: &RedisConfig) -> Result<Self, Error> {
+        ensure_crypto_provider();
         let url = config.redacted_url();
         let client = redis::Client::open(config.url.as_str()).map_err(|error| {
             Error::new(
@@ -189,4 +190,12 @@ impl Outage {
             self.backoff = MIN_BACKOFF;
         }
     }
+}
+
+/// Makes rustls's `ring` provider the process default unless one is installed already: in a
+/// program that also links another provider (aws-lc-rs, through the AWS SDK), rustls cannot pick
+/// one by itself and a TLS connection would panic.
+fn ensure_crypto_provider() {
+    // An error only says that a provider is installed already, which is what is wanted.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
