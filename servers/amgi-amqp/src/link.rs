@@ -246,6 +246,14 @@ fn password(url: &str) -> Option<&str> {
     Some(&userinfo[userinfo.find(':')? + 1..])
 }
 
+/// Makes rustls's `ring` provider the process default unless one is installed already: in a
+/// program that also links another provider (aws-lc-rs, through the AWS SDK), rustls cannot pick
+/// one by itself and a TLS connection would panic.
+fn ensure_crypto_provider() {
+    // An error only says that a provider is installed already, which is what is wanted.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,12 +269,4 @@ mod tests {
             "{redacted}"
         );
     }
-}
-
-/// Makes rustls's `ring` provider the process default unless one is installed already: in a
-/// program that also links another provider (aws-lc-rs, through the AWS SDK), rustls cannot pick
-/// one by itself and a TLS connection would panic.
-fn ensure_crypto_provider() {
-    // An error only says that a provider is installed already, which is what is wanted.
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
