@@ -162,6 +162,9 @@ async fn rediss_with_a_password_consumes() {
 
 /// In the child: serve a stream over `url` (`rediss://` with a password) and receive an entry.
 async fn consume_over_tls(url: &str) {
+    // This test's own client connects before the server does: it needs a process-level rustls
+    // provider too when the workspace also links aws-lc-rs (through the AWS SDK).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = redis::Client::open(url).unwrap();
     // The server may take a moment to listen.
     let mut redis = None;
